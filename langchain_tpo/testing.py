@@ -1,0 +1,136 @@
+"""Scripted chat models for testing TPO pipelines without a real LLM.
+
+`ScriptedChatModel` answers every request through a `responder(messages, index)` function and
+records every request it gets, so tests can count calls per node and read the prompts TPO sent.
+It has no `n` field, so TPO fans out one request per sample; `ScriptedChatModelWithN` has one, so
+TPO asks for all samples in a single request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import PrivateAttr
+
+from langchain_tpo.parsing import RESPONSE_END, RESPONSE_START
+
+Responder = Callable[[list[BaseMessage], int], str]
+
+
+def stage_of(messages: list[BaseMessage]) -> str:
+    """Which TPO step sent these messages: sample, critique, suggest or rewrite."""
+    text = messages[-1].text
+    if "Answer B (not preferred)" in text or "Here is an answer to review" in text:
+        return "critique"
+    if "A review of this answer" in text:
+        return "suggest"
+    if RESPONSE_START in text and "Suggested improvements" in text:
+        return "rewrite"
+    return "sample"
+
+
+def default_responder(messages: list[BaseMessage], index: int) -> str:
+    """Distinct texts of distinct lengths; rewrites come wrapped in the response markers."""
+    stage = stage_of(messages)
+    body = f"{stage} {index}: " + "detail " * (index % 7)
+    if stage == "rewrite":
+        return f"{RESPONSE_START}{body.strip()}{RESPONSE_END}"
+    return body.strip()
+
+
+@dataclass
+class Request:
+    """One request the scripted model received."""
+
+    messages: list[BaseMessage]
+    kwargs: dict[str, Any]
+    samples: int
+    stage: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.stage = stage_of(self.messages)
+
+
+class ScriptedChatModel(BaseChatModel):
+    """A chat model whose replies come from a function; it records every request.
+
+    Example:
+        ```python
+        from langchain_tpo.testing import ScriptedChatModel
+
+        model = ScriptedChatModel(responder=lambda messages, i: f"answer {i}")
+        model.invoke("hi").content  # "answer 0"
+        model.requests[0].stage  # "sample"
+        ```
+    """
+
+    responder: Responder = default_responder
+    """`responder(messages, index)` returns the text of the index-th sample overall."""
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    delay: float = 0.0
+    """Seconds each request takes (async requests sleep without blocking the loop)."""
+
+    _requests: list[Request] = PrivateAttr(default_factory=list)
+    _counter: itertools.count = PrivateAttr(default_factory=itertools.count)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    @property
+    def requests(self) -> list[Request]:
+        """Every request received so far, in order."""
+        return list(self._requests)
+
+    def requests_for(self, stage: str) -> list[Request]:
+        """The requests one TPO step sent."""
+        return [r for r in self._requests if r.stage == stage]
+
+    def _respond(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> ChatResult:
+        n = kwargs.get("n") or getattr(self, "n", None) or 1
+        with self._lock:
+            self._requests.append(Request(list(messages), dict(kwargs), n))
+            indices = [next(self._counter) for _ in range(n)]
+        texts = [self.responder(list(messages), i) for i in indices]
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(t)) for t in texts])
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if self.delay:
+            threading.Event().wait(self.delay)
+        return self._respond(messages, kwargs)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return self._respond(messages, kwargs)
+
+
+class ScriptedChatModelWithN(ScriptedChatModel):
+    """A scripted model that returns `n` samples per request, like ChatOpenAI or ChatVLLM."""
+
+    n: int = 1
