@@ -172,7 +172,7 @@ class TPOChain(RunnableSerializable[TPOChainInput, TPOResult]):
         return_exceptions: bool = False,
         **kwargs: Any,
     ) -> list[Any]:
-        """Run TPO on many queries concurrently; an engine with continuous batching sees them all."""
+        """Run TPO on many queries concurrently, so a batching engine sees them all at once."""
         coerced, configs, good = self._prepare_batch(inputs, config, return_exceptions)
         if good:
             states = await self.graph.abatch(

@@ -31,7 +31,7 @@ _RETRY = RetryPolicy(max_attempts=3, initial_interval=1.0)
 
 def route_after_score(state: TPOState) -> Literal["critique", "__end__"]:
     """Loop into another iteration unless the score node recorded a reason to stop."""
-    return END if state.get("stop_reason") else "critique"
+    return "__end__" if state.get("stop_reason") else "critique"
 
 
 def supersteps_needed(max_iterations: int) -> int:

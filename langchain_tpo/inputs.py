@@ -14,7 +14,7 @@ _KEYS = {"query", "context", "drafts"}
 
 
 def coerce_input(value: Any) -> TPOInput:
-    """Accept a string, `{"query", "context"?, "drafts"?}`, a list of chat messages or a prompt value.
+    """Accept a string, `{"query", ...}`, a list of chat messages or a prompt value.
 
     For a conversation, the last human message is the query and earlier turns are context.
     """
@@ -34,7 +34,7 @@ def coerce_input(value: Any) -> TPOInput:
         if "query" not in value:
             msg = "The input dict has no 'query'; pass {'query': 'your question'}."
             raise ValueError(msg)
-        return validate_input(dict(value))  # type: ignore[arg-type]
+        return validate_input(dict(value))
     if isinstance(value, Sequence):
         return _from_messages(value)
     msg = (
@@ -78,7 +78,7 @@ def validate_input(value: dict[str, Any]) -> TPOInput:
     context = value.get("context") or []
     if context:
         try:
-            out["context"] = convert_to_messages(context)
+            out["context"] = list(convert_to_messages(context))  # type: ignore[arg-type]
         except (ValueError, TypeError, NotImplementedError) as e:
             msg = f"'context' must be a list of chat messages: {e}"
             raise ValueError(msg) from e

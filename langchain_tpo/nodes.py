@@ -136,7 +136,9 @@ class TPONodes:
         scored = {c["text"]: c for c in state.get("candidates", [])}
         scored.update({t: _candidate(t, r, round_) for t, r in zip(new, rewards, strict=True)})
         # Every sample is kept, duplicates too; a text already in the cache is not rescored.
-        added = [{**scored[t], "iteration": round_} for t in state.get("pending", [])]
+        added: list[CandidateDict] = [
+            {**scored[t], "iteration": round_} for t in state.get("pending", [])
+        ]
         cache = [*state.get("candidates", []), *added]
         best = best_candidate(cache)
         update: Update = {"pending": [], "candidates": added, "warnings": []}
@@ -144,7 +146,7 @@ class TPONodes:
             update["best_scores"] = [best["score"]]
         if round_ >= 0:
             step = state["step"]
-            record: IterationDict = {**step, "candidates": added}  # type: ignore[typeddict-item]
+            record: IterationDict = {**step, "candidates": added}
             update["history"] = [record]
             if not added:
                 update["warnings"] = [

@@ -1,0 +1,49 @@
+import subprocess
+import sys
+
+import langchain_tpo
+from langchain_tpo import chat_models, reward_models
+
+EXPECTED_ALL = [
+    "Candidate",
+    "IterationRecord",
+    "TPOChain",
+    "TPOConfig",
+    "TPOPrompts",
+    "TPOResult",
+    "__version__",
+    "create_tpo_graph",
+]
+
+
+def test_all_imports() -> None:
+    assert sorted(langchain_tpo.__all__) == sorted(EXPECTED_ALL)
+    for name in langchain_tpo.__all__:
+        assert getattr(langchain_tpo, name) is not None
+
+
+def test_reward_models_exports_core_names() -> None:
+    for name in ("RewardModel", "FunctionReward", "Reward", "RewardModelError"):
+        assert name in reward_models.__all__
+        assert getattr(reward_models, name) is not None
+
+
+def test_unknown_lazy_name_is_an_attribute_error() -> None:
+    for module in (chat_models, reward_models):
+        try:
+            module.NoSuchThing  # noqa: B018
+        except AttributeError as e:
+            assert "NoSuchThing" in str(e)
+        else:
+            raise AssertionError("expected AttributeError")
+
+
+def test_import_is_light() -> None:
+    code = (
+        "import sys, langchain_tpo, langchain_tpo.chat_models, langchain_tpo.reward_models;"
+        "import langchain_tpo.chain, langchain_tpo.graph;"
+        "heavy = [m for m in ('torch', 'transformers', 'vllm') if m in sys.modules];"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
