@@ -105,6 +105,20 @@ class TPOChain(RunnableSerializable[TPOChainInput, TPOResult]):
 
     # -- helpers --------------------------------------------------------------------------
 
+    def run_config(self, config: RunnableConfig | None = None) -> RunnableConfig:
+        """The config to run `chain.graph` with directly: the recursion limit fits D iterations.
+
+        Use it to read LangGraph streams yourself, such as the progress events:
+
+        ```python
+        for event in chain.graph.stream(
+            {"query": "..."}, chain.run_config(), stream_mode="custom"
+        ):
+            print(event)  # {"event": "tpo.progress", "iteration": 0, "best_score": ...}
+        ```
+        """
+        return self._graph_config(ensure_config(config))
+
     def _graph_config(self, config: RunnableConfig, run_manager: Any = None) -> RunnableConfig:
         settings = self.config.with_overrides(config.get("configurable"))
         limit = supersteps_needed(settings.max_iterations) + 1

@@ -1,0 +1,141 @@
+"""`tpo run "query"`: answer one query with TPO, showing progress and the score trajectory."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from pydantic import ValidationError
+
+from langchain_tpo.chain import TPOChain
+from langchain_tpo.cli import models
+from langchain_tpo.cli.errors import CLIError
+from langchain_tpo.config import TPOConfig
+from langchain_tpo.inputs import coerce_input
+from langchain_tpo.state import TPOResult
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "run",
+        help="answer a query with TPO",
+        description="Answer a query with TPO and print the answer with its reward by iteration.",
+    )
+    parser.add_argument("query", help="the question or instruction ('-' reads it from stdin)")
+    parser.add_argument(
+        "--mode",
+        choices=("tpo", "revision", "bon"),
+        default="tpo",
+        help="tpo (default), "
+        "revision (critique the best answer alone) or bon (best of N, no iterations)",
+    )
+    models.add_sampling_arguments(parser, max_tokens=192)
+    models.add_model_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    parser.set_defaults(handler=run)
+
+
+def config_from_args(args: argparse.Namespace, mode: str | None = None) -> TPOConfig:
+    """TPOConfig from the flags, with the config's own message on a bad value."""
+    try:
+        return TPOConfig.model_validate(
+            {
+                "num_samples": args.samples,
+                "max_iterations": args.iterations,
+                "mode": mode or args.mode,
+                "max_tokens": args.max_tokens,
+                "temperature": args.temperature,
+                "seed": args.seed,
+            }
+        )
+    except ValidationError as e:
+        problems = "; ".join(err["msg"].removeprefix("Value error, ") for err in e.errors())
+        raise CLIError(problems) from None
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+
+
+class Progress:
+    """Progress lines on stderr, stamped with the time since start."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.start = time.perf_counter()
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            print(f"[{time.perf_counter() - self.start:6.1f}s] {text}", file=sys.stderr, flush=True)
+
+    def event(self, event: dict[str, Any], max_iterations: int) -> None:
+        kind, iteration = event.get("event"), event.get("iteration", -1)
+        step = "samples" if iteration < 0 else f"iteration {iteration + 1} of {max_iterations}"
+        if kind == "tpo.stage":
+            doing = {
+                "sample": "sampling answers",
+                "critique": "critique (textual loss)",
+                "suggest": "suggestions (textual gradient)",
+                "rewrite": "rewriting (update)",
+            }.get(event["stage"], event["stage"])
+            self.say(f"{step}: {doing}...")
+        elif kind == "tpo.progress":
+            best = event.get("best_score")
+            best_text = f"{best:+.3f}" if best is not None else "none"
+            self.say(f"{step}: scored {len(event.get('scores', []))}, best so far {best_text}")
+
+
+def run(args: argparse.Namespace) -> int:
+    query = sys.stdin.read() if args.query == "-" else args.query
+    config = config_from_args(args)
+    try:
+        graph_input = coerce_input(query)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    progress = Progress(args.quiet)
+    policy = models.timed("the policy model", lambda: models.load_policy(args), progress.say)
+    reward = models.timed(
+        "the reward model", lambda: models.load_reward(args, policy), progress.say
+    )
+    chain = TPOChain(policy=policy, reward=reward, config=config)
+
+    state: dict[str, Any] = {}
+    stream = chain.graph.stream(graph_input, chain.run_config(), stream_mode=["custom", "values"])
+    for mode, chunk in stream:
+        assert isinstance(chunk, dict)
+        if mode == "custom":
+            progress.event(dict(chunk), config.max_iterations)
+        else:
+            state = dict(chunk)
+    result = TPOResult.from_state(state)
+    seconds = time.perf_counter() - progress.start
+    if args.json:
+        print(result.model_dump_json(indent=2))
+    else:
+        print(render(result, seconds))
+    return 0 if result.score is not None else 1
+
+
+def render(result: TPOResult, seconds: float) -> str:
+    """The answer, then a compact table of the reward by iteration."""
+    lines = []
+    if result.score is None:
+        lines.append("No usable answer was produced.")
+    else:
+        best = next(c for c in result.candidates if c.text == result.response)
+        where = "the initial samples" if best.iteration < 0 else f"iteration {best.iteration + 1}"
+        lines += [f"Answer (reward {result.score:+.3f}, from {where}):", "", result.response, ""]
+    lines.append(f"{'step':<14}{'answers':>8}{'best of step':>14}{'best so far':>13}")
+    for k, so_far in enumerate(result.best_scores):
+        scores = [c.score for c in result.candidates if c.iteration == k - 1]
+        name = "samples" if k == 0 else f"iteration {k}"
+        step_best = f"{max(scores):+.3f}" if scores else "-"
+        lines.append(f"{name:<14}{len(scores):>8}{step_best:>14}{so_far:>+13.3f}")
+    lines.append(
+        f"stopped: {result.stop_reason} · {result.model_calls} model requests · "
+        f"{result.marker_misses} rewrites without markers · {result.empty_outputs} empty · "
+        f"{result.failures} failed · {seconds:.1f} s"
+    )
+    lines += [f"warning: {w}" for w in result.warnings]
+    return "\n".join(lines)

@@ -1,0 +1,253 @@
+"""The `tpo` command end to end on scripted models: output, exit codes, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from langchain_tpo.cli import main
+from langchain_tpo.evaluation import read_results
+from langchain_tpo.testing import ScriptedChatModel
+
+
+def write_prompts(path: Path, n: int) -> Path:
+    path.write_text(
+        "".join(json.dumps({"id": f"p{i}", "prompt": f"question {i}"}) + "\n" for i in range(n))
+    )
+    return path
+
+
+# -- run --------------------------------------------------------------------------------------
+
+
+def test_run_prints_answer_and_trajectory(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "How do tides work?", "-n", "3", "-d", "2"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("Answer (reward +")
+    assert "samples" in out and "iteration 1" in out and "iteration 2" in out
+    assert "stopped: max_iterations" in out
+    assert "Loading the policy model" in err
+    assert "iteration 2 of 2: rewriting" in err
+    assert "best so far" in err
+
+
+def test_run_json_is_the_whole_result(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "q", "-n", "2", "-d", "1", "--json", "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    result = json.loads(out)
+    assert len(result["candidates"]) == 4
+    assert len(result["history"]) == 1
+    assert err == ""
+
+
+def test_run_passes_settings_to_the_model(scripted_models: ScriptedChatModel) -> None:
+    assert main(["run", "q", "-n", "2", "-d", "1", "--max-tokens", "33", "-q"]) == 0
+    assert all(r.kwargs.get("max_tokens") == 33 for r in scripted_models.requests)
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["run", "   "], "empty"),
+        (["run", "q", "--samples", "0"], "num_samples"),
+        (["run", "q", "-n", "1"], "revision"),
+        (["run", "q", "--temperature", "9"], "temperature"),
+    ],
+)
+def test_run_bad_input_exit_2(
+    argv: list[str], words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tpo run: error:")
+    assert words in err
+
+
+def test_unknown_flag_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["run", "q", "--bogus"])
+    assert info.value.code == 2
+
+
+# -- eval and report ---------------------------------------------------------------------------
+
+
+def test_eval_then_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_prompts(tmp_path / "prompts.jsonl", 4)
+    tpo, bon = tmp_path / "tpo.jsonl", tmp_path / "bon.jsonl"
+    assert (
+        main(
+            ["eval", "--data", str(data), "--mode", "tpo", "--out", str(tpo), "-n", "2", "-d", "2"]
+        )
+        == 0
+    )
+    assert main(["eval", "--data", str(data), "--mode", "bon", "--out", str(bon), "-n", "6"]) == 0
+    rows = read_results(tpo)
+    assert sorted(r["id"] for r in rows) == ["p0", "p1", "p2", "p3"]
+    assert all(len(r["best_scores"]) == 3 and r["mode"] == "tpo" for r in rows)
+    assert all(len(r["scores_by_iteration"][0]) == 6 for r in read_results(bon))
+    capsys.readouterr()
+
+    out_dir = tmp_path / "report"
+    assert main(["report", str(tpo), str(bon), "--out-dir", str(out_dir)]) == 0
+    report = capsys.readouterr().out
+    assert "| tpo | tpo | 4 |" in report
+    assert "| tpo | bon | 4 |" in report  # the win-rate row
+    assert (out_dir / "training_curve.png").stat().st_size > 10_000
+    assert (out_dir / "stability.png").stat().st_size > 10_000
+    assert (out_dir / "report.md").read_text().startswith("# TPO evaluation report")
+
+
+def test_eval_resumes_without_duplicates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_prompts(tmp_path / "prompts.jsonl", 5)
+    out = tmp_path / "out.jsonl"
+    args = ["eval", "--data", str(data), "--mode", "base", "--out", str(out)]
+    assert main([*args, "--limit", "2"]) == 0
+    assert main(args) == 0
+    ids = [r["id"] for r in read_results(out)]
+    assert sorted(ids) == ["p0", "p1", "p2", "p3", "p4"]
+    assert len(ids) == len(set(ids))
+    assert "2 already in" in capsys.readouterr().err
+
+
+def test_eval_refuses_to_mix_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_prompts(tmp_path / "prompts.jsonl", 2)
+    out = tmp_path / "out.jsonl"
+    assert main(["eval", "--data", str(data), "--mode", "base", "--out", str(out)]) == 0
+    assert main(["eval", "--data", str(data), "--mode", "bon", "--out", str(out)]) == 2
+    assert "other settings" in capsys.readouterr().err
+
+
+def test_eval_reports_bad_lines_and_goes_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "d.jsonl"
+    data.write_text(
+        '{"id": "a", "prompt": "ok"}\n{broken\n'
+        '{"id": "a", "prompt": "dup"}\n{"id": "b", "prompt": ""}\n'
+    )
+    out = tmp_path / "out.jsonl"
+    assert main(["eval", "--data", str(data), "--mode", "base", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "line 2: not valid JSON" in err
+    assert "line 3: duplicate id 'a'" in err
+    assert "line 4: empty prompt" in err
+    assert [r["id"] for r in read_results(out)] == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("make", "extra", "words"),
+    [
+        (lambda p: p / "missing.jsonl", [], "not found"),
+        (
+            lambda p: (p / "x.jsonl").write_text('{"q": 1}\n') and p / "x.jsonl",
+            [],
+            "--prompt-field",
+        ),
+        (lambda p: (p / "x.txt").write_text("hi") and p / "x.txt", [], ".txt"),
+        (
+            lambda p: (p / "e.jsonl").write_text('{"prompt": " "}\n') and p / "e.jsonl",
+            [],
+            "no usable prompt",
+        ),
+        (lambda p: write_prompts(p / "d.jsonl", 1), ["--limit", "0"], "--limit"),
+    ],
+)
+def test_eval_bad_input_exit_2(tmp_path: Path, make, extra, words, capsys) -> None:  # type: ignore[no-untyped-def]
+    data = make(tmp_path)
+    code = main(
+        ["eval", "--data", str(data), "--mode", "tpo", "--out", str(tmp_path / "o.jsonl"), *extra]
+    )
+    assert code == 2
+    assert words in capsys.readouterr().err
+
+
+def test_eval_failed_prompt_exit_1_and_retried(
+    tmp_path: Path, scripted_models: ScriptedChatModel, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def responder(messages, index):  # type: ignore[no-untyped-def]
+        if "question 1" in messages[-1].text:
+            raise RuntimeError("boom")
+        return f"answer {index}"
+
+    scripted_models.responder = responder
+    data = write_prompts(tmp_path / "prompts.jsonl", 3)
+    out = tmp_path / "out.jsonl"
+    args = ["eval", "--data", str(data), "--mode", "base", "--out", str(out)]
+    assert main(args) == 1
+    assert "p1 failed: RuntimeError: boom" in capsys.readouterr().err
+    assert sorted(r["id"] for r in read_results(out)) == ["p0", "p2"]
+    scripted_models.responder = lambda messages, index: "fixed"
+    assert main(args) == 0
+    assert sorted(r["id"] for r in read_results(out)) == ["p0", "p1", "p2"]
+
+
+def test_report_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(tmp_path / "none.jsonl")]) == 2
+    assert "not found" in capsys.readouterr().err
+    (tmp_path / "empty.jsonl").write_text("")
+    assert main(["report", str(tmp_path / "empty.jsonl")]) == 2
+    assert "no results" in capsys.readouterr().err
+
+
+KILLABLE = textwrap.dedent(
+    """
+    import sys
+    from langchain_tpo.cli import main, models
+    from langchain_tpo.reward_models import FunctionReward
+    from langchain_tpo.testing import ScriptedChatModel
+
+    policy = ScriptedChatModel(delay=0.15)
+    models.load_policy = lambda args: policy
+    models.load_reward = lambda args, policy: FunctionReward(lambda q, r: float(len(r)))
+    sys.exit(main(sys.argv[1:]))
+    """
+)
+
+
+def test_eval_killed_mid_run_resumes_with_nothing_lost(tmp_path: Path) -> None:
+    script = tmp_path / "tpo_scripted.py"
+    script.write_text(KILLABLE)
+    data = write_prompts(tmp_path / "prompts.jsonl", 12)
+    out = tmp_path / "out.jsonl"
+    argv = [
+        sys.executable,
+        str(script),
+        "eval",
+        "--data",
+        str(data),
+        "--mode",
+        "base",
+        "--out",
+        str(out),
+        "--concurrency",
+        "2",
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if out.exists() and len(out.read_bytes().splitlines()) >= 3:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = [r["id"] for r in read_results(out)]
+    assert 3 <= len(before) < 12
+
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"{len(before)} already in" in done.stderr
+    after = [r["id"] for r in read_results(out)]
+    assert sorted(after) == sorted(f"p{i}" for i in range(12))
+    assert after[: len(before)] == before
