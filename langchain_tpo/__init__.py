@@ -5,6 +5,7 @@ transformers are imported when a backend that needs them is first used.
 """
 
 from langchain_tpo.chain import TPOChain
+from langchain_tpo.chat_adapter import TPOChatModel
 from langchain_tpo.config import TPOConfig
 from langchain_tpo.graph import create_tpo_graph
 from langchain_tpo.prompts import TPOPrompts
@@ -16,6 +17,7 @@ __all__ = [
     "Candidate",
     "IterationRecord",
     "TPOChain",
+    "TPOChatModel",
     "TPOConfig",
     "TPOPrompts",
     "TPOResult",

@@ -8,6 +8,7 @@ EXPECTED_ALL = [
     "Candidate",
     "IterationRecord",
     "TPOChain",
+    "TPOChatModel",
     "TPOConfig",
     "TPOPrompts",
     "TPOResult",

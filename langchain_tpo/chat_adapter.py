@@ -1,0 +1,80 @@
+"""TPOChatModel: TPO behind the chat-model interface, for code that expects a chat model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+from langchain_tpo.chain import TPOChain
+from langchain_tpo.state import TPOResult
+
+
+class TPOChatModel(BaseChatModel):
+    """A chat model whose every reply is the best answer TPO found.
+
+    Drop it in wherever a `BaseChatModel` is expected (a prompt pipe, a LangGraph node, a
+    chatbot). The conversation's last human message is the query and earlier turns are
+    context. The reply's `response_metadata` carries the reward (`tpo_score`), the best
+    reward by iteration (`tpo_best_scores`) and why the loop stopped; the full `TPOResult`
+    is in `generation_info["tpo_result"]`.
+
+    Example:
+        ```python
+        from langchain_tpo import TPOChain, TPOChatModel
+
+        model = TPOChatModel(chain=TPOChain(policy=policy, reward=reward))
+        reply = model.invoke([("system", "Be kind."), ("human", "Rate my poem: ...")])
+        reply.content, reply.response_metadata["tpo_score"]
+        ```
+    """
+
+    chain: TPOChain
+    """The TPO chain that answers."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "tpo"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "policy": self.chain.policy.get_name(),
+            "reward": self.chain.reward.get_name(),
+            **self.chain.config.model_dump(),
+        }
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return _chat_result(self.chain.invoke(messages))
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return _chat_result(await self.chain.ainvoke(messages))
+
+
+def _chat_result(result: TPOResult) -> ChatResult:
+    message = AIMessage(
+        content=result.response,
+        response_metadata={
+            "tpo_score": result.score,
+            "tpo_best_scores": result.best_scores,
+            "tpo_stop_reason": result.stop_reason,
+            "tpo_model_calls": result.model_calls,
+        },
+    )
+    generation = ChatGeneration(message=message, generation_info={"tpo_result": result})
+    return ChatResult(generations=[generation])
