@@ -1,0 +1,94 @@
+"""Quality on the default models: base, best-of-N, revision and TPO on 30 HH-RLHF prompts.
+
+The prompts (benchmarks/data/hh_rlhf_30.jsonl) are the first 30 single-turn rows of the
+shipped HH-RLHF harmless-base test file whose id is divisible by 5, i.e. rows the default
+reward model's head was never trained on. BoN gets TPO's sample budget, N x (D + 1).
+Results go to benchmarks/quality/ (one JSONL per mode, resumable), with the report and plots.
+
+Run: python benchmarks/quality.py [--backend vllm] [--samples 5] [--iterations 2]
+         [--max-tokens 96] [--limit 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from pathlib import Path
+
+from langchain_tpo.chat_models import load_default_policy
+from langchain_tpo.evaluation import ResultsFile, evaluate, load_prompts, mode_config
+from langchain_tpo.evaluation.plots import stability, training_curve
+from langchain_tpo.evaluation.report import load_runs, markdown_report
+from langchain_tpo.reward_models import load_default_reward
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data" / "hh_rlhf_30.jsonl"
+
+
+async def run(args: argparse.Namespace) -> None:
+    out_dir: Path = args.out_dir
+    rows = load_prompts(DATA, limit=args.limit).rows
+    policy = load_default_policy(backend=args.backend)
+    reward = load_default_reward(backend=args.backend)
+    n, d, tokens = args.samples, args.iterations, args.max_tokens
+    plans = {
+        "base": mode_config("base", max_tokens=tokens),
+        "bon": mode_config("bon", num_samples=n * (d + 1), max_tokens=tokens),
+        "revision": mode_config("revision", num_samples=n, max_iterations=d, max_tokens=tokens),
+        "tpo": mode_config("tpo", num_samples=n, max_iterations=d, max_tokens=tokens),
+    }
+    for mode, config in plans.items():
+        settings = {
+            "mode": mode,
+            "num_samples": config.num_samples,
+            "max_iterations": config.max_iterations,
+            "max_tokens": tokens,
+            "policy": f"default ({args.backend})",
+            "reward": f"default ({args.backend})",
+        }
+        start = time.perf_counter()
+        with ResultsFile(out_dir / f"{mode}.jsonl") as out:
+            summary = await evaluate(
+                policy,
+                reward,
+                rows,
+                out,
+                config=config,
+                run=settings,
+                concurrency=args.concurrency,
+                seed=args.seed,
+            )
+        print(
+            f"{mode:>9}: {summary.finished} run, {summary.skipped} resumed, "
+            f"{len(summary.failed)} failed, {time.perf_counter() - start:.0f} s"
+        )
+
+    runs = load_runs([out_dir / f"{mode}.jsonl" for mode in ("tpo", "revision", "bon", "base")])
+    report = markdown_report(runs)
+    curve = training_curve(runs, out_dir / "training_curve.png")
+    spread = stability(runs, out_dir / "stability.png")
+    report += (
+        f"\n![Test-time training curve]({curve.name})\n\n![Inference stability]({spread.name})\n"
+    )
+    (out_dir / "report.md").write_text(report, encoding="utf-8")
+    print(report)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=("transformers", "vllm"), default="vllm")
+    parser.add_argument("--samples", type=int, default=5)
+    parser.add_argument("--iterations", type=int, default=2)
+    parser.add_argument("--max-tokens", type=int, default=96)
+    parser.add_argument("--limit", type=int, default=30)
+    parser.add_argument("--concurrency", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out-dir", type=Path, default=HERE / "quality")
+    args = parser.parse_args()
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+"""The default models every example runs on, with settings small enough for a laptop CPU.
+
+Set TPO_BACKEND=vllm to run the examples on in-process vLLM instead of transformers.
+"""
+
+from __future__ import annotations
+
+import os
+
+from langchain_core.language_models import BaseChatModel
+
+from langchain_tpo import TPOConfig
+from langchain_tpo.chat_models import load_default_policy
+from langchain_tpo.reward_models import RewardModel, load_default_reward
+
+BACKEND = os.environ.get("TPO_BACKEND", "transformers")
+SMALL = TPOConfig(num_samples=3, max_iterations=1, max_tokens=96, seed=0)
+"""N=3, D=1, 96 tokens: a minute or two per query on two CPU cores."""
+
+
+def default_models() -> tuple[BaseChatModel, RewardModel]:
+    """The embedded SmolLM2-135M policy and harmlessness reward model."""
+    return load_default_policy(backend=BACKEND), load_default_reward(backend=BACKEND)
