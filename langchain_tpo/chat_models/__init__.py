@@ -6,12 +6,27 @@ Heavy backends (transformers, vLLM) are imported only when their name is first u
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from langchain_tpo.chat_models.default import load_default_policy
+    from langchain_tpo.chat_models.huggingface import is_pipeline_chat_model, sample_pipeline_chat
+    from langchain_tpo.chat_models.vllm import ChatVLLM
 
 # name -> module that defines it; loaded on first attribute access.
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "ChatVLLM": "langchain_tpo.chat_models.vllm",
+    "load_default_policy": "langchain_tpo.chat_models.default",
+    "is_pipeline_chat_model": "langchain_tpo.chat_models.huggingface",
+    "sample_pipeline_chat": "langchain_tpo.chat_models.huggingface",
+}
 
-__all__ = [*_LAZY]
+__all__ = [
+    "ChatVLLM",
+    "is_pipeline_chat_model",
+    "load_default_policy",
+    "sample_pipeline_chat",
+]
 
 
 def __getattr__(name: str) -> Any:

