@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from langchain_core.language_models import BaseChatModel
 
@@ -64,8 +65,25 @@ def describe_reward(args: argparse.Namespace) -> str:
     return f"{args.reward or 'default'} ({backend})"
 
 
+# Library chatter (weight-loading bars, INFO logs) would bury the command's own progress lines.
+# Set before the libraries are imported; a user's own settings win.
+_QUIET_LIBRARIES = {
+    "TRANSFORMERS_VERBOSITY": "error",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "VLLM_LOGGING_LEVEL": "WARNING",
+    "VLLM_CONFIGURE_LOGGING": "1",
+}
+
+
+def quiet_libraries() -> None:
+    """Keep transformers and vLLM to warnings and errors, unless the user chose otherwise."""
+    for name, value in _QUIET_LIBRARIES.items():
+        os.environ.setdefault(name, value)
+
+
 def timed(label: str, load: Callable[[], T], say: Callable[[str], None]) -> T:
     """Run `load`, telling the user what is loading and how long it took."""
+    quiet_libraries()
     say(f"Loading {label}...")
     start = time.perf_counter()
     value = load()
@@ -90,7 +108,7 @@ def load_policy(args: argparse.Namespace) -> BaseChatModel:
 
 def load_reward(args: argparse.Namespace, policy: BaseChatModel) -> RewardModel:
     """The reward chosen by --reward, or the embedded default on the same backend."""
-    backend = "transformers" if args.server_url else args.backend
+    backend: Literal["transformers", "vllm"] = "transformers" if args.server_url else args.backend
     try:
         if args.reward == "judge":
             from langchain_tpo.reward_models import LLMJudgeReward
@@ -100,11 +118,11 @@ def load_reward(args: argparse.Namespace, policy: BaseChatModel) -> RewardModel:
             from langchain_tpo.reward_models import HuggingFaceRewardModel, VLLMRewardModel
 
             if backend == "vllm":
-                return VLLMRewardModel.from_model_id(args.reward)  # type: ignore[no-any-return,unused-ignore]
-            return HuggingFaceRewardModel.from_model_id(args.reward)  # type: ignore[no-any-return,unused-ignore]
+                return VLLMRewardModel.from_model_id(args.reward)
+            return HuggingFaceRewardModel.from_model_id(args.reward)
         from langchain_tpo.reward_models import load_default_reward
 
-        return load_default_reward(backend=backend)  # type: ignore[no-any-return,unused-ignore]
+        return load_default_reward(backend=backend)
     except (FileNotFoundError, ImportError, ValueError, OSError) as e:
         raise CLIError(f"could not load the reward model: {e}", exit_code=1) from e
 
