@@ -19,20 +19,36 @@ from langchain_tpo.reward_models.base import (
 from langchain_tpo.reward_models.function import FunctionReward
 
 if TYPE_CHECKING:
-    pass
+    from langchain_tpo.reward_models.default import load_default_reward
+    from langchain_tpo.reward_models.huggingface import HuggingFaceRewardModel
+    from langchain_tpo.reward_models.judge import LLMJudgeReward
+    from langchain_tpo.reward_models.remote import RemoteRewardModel, RewardServerError
+    from langchain_tpo.reward_models.vllm import VLLMRewardModel
 
 # name -> module that defines it; loaded on first attribute access.
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "HuggingFaceRewardModel": "langchain_tpo.reward_models.huggingface",
+    "LLMJudgeReward": "langchain_tpo.reward_models.judge",
+    "RemoteRewardModel": "langchain_tpo.reward_models.remote",
+    "RewardServerError": "langchain_tpo.reward_models.remote",
+    "VLLMRewardModel": "langchain_tpo.reward_models.vllm",
+    "load_default_reward": "langchain_tpo.reward_models.default",
+}
 
 __all__ = [
     "FunctionReward",
+    "HuggingFaceRewardModel",
+    "LLMJudgeReward",
     "Pair",
     "Query",
+    "RemoteRewardModel",
     "Reward",
     "RewardModel",
     "RewardModelError",
+    "RewardServerError",
+    "VLLMRewardModel",
+    "load_default_reward",
     "query_text",
-    *_LAZY,
 ]
 
 

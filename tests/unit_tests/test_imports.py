@@ -23,10 +23,27 @@ def test_all_imports() -> None:
         assert getattr(langchain_tpo, name) is not None
 
 
-def test_reward_models_exports_core_names() -> None:
-    for name in ("RewardModel", "FunctionReward", "Reward", "RewardModelError"):
-        assert name in reward_models.__all__
-        assert getattr(reward_models, name) is not None
+def test_backend_exports() -> None:
+    assert sorted(reward_models.__all__) == sorted(
+        [
+            "FunctionReward",
+            "HuggingFaceRewardModel",
+            "LLMJudgeReward",
+            "Pair",
+            "Query",
+            "RemoteRewardModel",
+            "Reward",
+            "RewardModel",
+            "RewardModelError",
+            "RewardServerError",
+            "VLLMRewardModel",
+            "load_default_reward",
+            "query_text",
+        ]
+    )
+    assert sorted(chat_models.__all__) == sorted(
+        ["ChatVLLM", "is_pipeline_chat_model", "load_default_policy", "sample_pipeline_chat"]
+    )
 
 
 def test_unknown_lazy_name_is_an_attribute_error() -> None:

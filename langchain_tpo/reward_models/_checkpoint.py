@@ -1,0 +1,81 @@
+"""Checks shared by the backends that load a sequence-classifier reward checkpoint."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+# Used when neither the tokenizer nor the config states a usable context length.
+_FALLBACK_MAX_LENGTH = 4096
+# Tokenizers without a limit report a huge sentinel (1e30) as `model_max_length`.
+_NO_LIMIT = 10**9
+
+
+def require(packages: tuple[str, ...], what: str, extra: str) -> None:
+    """Raise an ImportError naming the pip command when an optional package is missing.
+
+    Args:
+        packages: Import names that must be available.
+        what: The component that needs them, for the message.
+        extra: The langchain-tpo extra that installs them.
+    """
+    missing = [name for name in packages if importlib.util.find_spec(name) is None]
+    if missing:
+        msg = (
+            f"{what} needs {', '.join(missing)}, which is not installed. Install it with "
+            f'`pip install "langchain-tpo[{extra}]"`.'
+        )
+        raise ImportError(msg)
+
+
+def resolve_label_index(config: Any, label_index: int | None, name: str) -> int:
+    """The output column that holds the reward.
+
+    Args:
+        config: The checkpoint's `PretrainedConfig` (anything with `num_labels`).
+        label_index: The column chosen by the user, if any.
+        name: The checkpoint's name, for error messages.
+
+    Returns:
+        `label_index`, or 0 for a single-label checkpoint.
+
+    Raises:
+        ValueError: The checkpoint has several labels and no `label_index` was given, or the
+            index is out of range.
+    """
+    num_labels = int(getattr(config, "num_labels", 1) or 1)
+    if label_index is None:
+        if num_labels != 1:
+            labels = getattr(config, "id2label", None) or {}
+            shown = ", ".join(f"{i}={labels.get(i, '?')}" for i in range(num_labels))
+            msg = (
+                f"The checkpoint {name} has {num_labels} output labels ({shown}); a reward "
+                "model has one. Pass `label_index=` to choose the column that holds the reward."
+            )
+            raise ValueError(msg)
+        return 0
+    if not 0 <= label_index < num_labels:
+        msg = f"label_index={label_index} is out of range for {name} ({num_labels} label(s))."
+        raise ValueError(msg)
+    return label_index
+
+
+def default_max_length(config: Any, tokenizer: Any) -> int:
+    """The longest sequence the checkpoint can score: its context length.
+
+    Args:
+        config: The checkpoint's config (`max_position_embeddings`, if it has one).
+        tokenizer: Its tokenizer (`model_max_length`, if it states a real limit).
+
+    Returns:
+        The smaller of the two limits that are stated, else 4096.
+    """
+    limits = [
+        int(value)
+        for value in (
+            getattr(config, "max_position_embeddings", None),
+            getattr(tokenizer, "model_max_length", None),
+        )
+        if isinstance(value, int | float) and 0 < value < _NO_LIMIT
+    ]
+    return min(limits) if limits else _FALLBACK_MAX_LENGTH

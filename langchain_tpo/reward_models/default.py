@@ -1,0 +1,184 @@
+"""The embedded default reward model: a small harmlessness reward model on SmolLM2-135M.
+
+The package ships only a score head (one linear layer, a few kilobytes, in `data/`). At first
+use it is combined with the default policy's weights (`langchain_tpo.bundled.default_model_dir`)
+into an ordinary `LlamaForSequenceClassification` checkpoint in the user cache, so transformers
+and vLLM load the very same directory. Nothing is downloaded.
+
+The head was fitted by `scripts/train_default_reward.py` on HH-RLHF harmless-base pairs; its
+provenance and held-out accuracy are in `data/default_reward_head.json`. It is a weak reward
+model (a linear probe on a 135M model), meant for trying TPO offline, not for real alignment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from langchain_tpo.reward_models.base import RewardModel
+
+__all__ = [
+    "build_reward_checkpoint",
+    "default_reward_dir",
+    "default_reward_info",
+    "load_default_reward",
+]
+
+_DATA = Path(__file__).parent / "data"
+HEAD_FILE = _DATA / "default_reward_head.safetensors"
+INFO_FILE = _DATA / "default_reward_head.json"
+_MARKER_FILE = "langchain_tpo.json"
+# Bump when the assembled directory's layout changes, so stale directories are not reused.
+_FORMAT_VERSION = 1
+_BODY_FILE = "model-00001-of-00002.safetensors"
+_HEAD_SHARD = "model-00002-of-00002.safetensors"
+_VLLM_KV_CACHE_BYTES = 1 << 30
+_TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "chat_template.jinja",
+    "special_tokens_map.json",
+)
+
+
+def default_reward_info() -> dict[str, Any]:
+    """The shipped head's provenance: training data, split, held-out accuracy, commands."""
+    return dict(json.loads(INFO_FILE.read_text(encoding="utf-8")))
+
+
+def load_default_reward(
+    backend: Literal["transformers", "vllm"] = "transformers", **kwargs: Any
+) -> RewardModel:
+    """Load the embedded default reward model; works offline on the CPU.
+
+    Args:
+        backend: `"transformers"` (`HuggingFaceRewardModel`) or `"vllm"` (`VLLMRewardModel`).
+        **kwargs: Passed to the backend's `from_model_id` (for example `batch_size=16`, or
+            vLLM engine arguments such as `gpu_memory_utilization=0.3`). `max_length`
+            defaults to the length the head was trained with; vLLM's `dtype` to float32
+            and its KV cache to 1 GiB (unless `gpu_memory_utilization` is given).
+
+    Returns:
+        A reward model giving raw harmlessness rewards (higher is better; only differences
+        between scores are meaningful).
+
+    Raises:
+        ImportError: The backend or the default-models extra is not installed.
+        ValueError: An unknown backend.
+    """
+    kwargs.setdefault("max_length", int(default_reward_info().get("max_length", 512)))
+    if backend == "transformers":
+        from langchain_tpo.reward_models.huggingface import HuggingFaceRewardModel
+
+        return HuggingFaceRewardModel.from_model_id(default_reward_dir(), **kwargs)
+    if backend == "vllm":
+        from langchain_tpo.reward_models.vllm import VLLMRewardModel
+
+        kwargs.setdefault("dtype", "float32")  # the weights' own dtype; the model is tiny
+        if "gpu_memory_utilization" not in kwargs:
+            # A fixed KV cache, not a share of the device: this model needs little.
+            kwargs.setdefault("kv_cache_memory_bytes", _VLLM_KV_CACHE_BYTES)
+
+        return VLLMRewardModel.from_model_id(default_reward_dir(), **kwargs)
+    msg = f"Unknown backend {backend!r}; use 'transformers' or 'vllm'."
+    raise ValueError(msg)
+
+
+def default_reward_dir() -> Path:
+    """The default reward checkpoint directory, assembled on first use.
+
+    Returns:
+        A directory loadable by `AutoModelForSequenceClassification` and by vLLM's pooling
+        runner, under `langchain_tpo.bundled.cache_dir()`.
+
+    Raises:
+        ImportError: The default policy (extra `default-models`) or its conversion
+            dependencies are missing.
+    """
+    from langchain_tpo.bundled import cache_dir, default_model_dir
+
+    base = default_model_dir()
+    digest = hashlib.sha256(HEAD_FILE.read_bytes()).hexdigest()[:12]
+    target = cache_dir() / "models" / f"{base.name}-reward-{digest}-v{_FORMAT_VERSION}"
+    if not (target / _MARKER_FILE).is_file():
+        build_reward_checkpoint(base, HEAD_FILE, target)
+    return target
+
+
+def build_reward_checkpoint(base_dir: Path, head_file: Path, target: Path) -> Path:
+    """Combine a causal LM directory and a score head into a sequence-classifier checkpoint.
+
+    The base weights are hard-linked when possible (copied otherwise) and the head goes in a
+    second safetensors file, joined by a `model.safetensors.index.json`. The directory is
+    written under a file lock into a temporary sibling and renamed into place, so concurrent
+    processes build it once and nobody sees it half-written.
+
+    Args:
+        base_dir: A Llama-family causal LM directory with one `model.safetensors`.
+        head_file: A safetensors file with `score.weight` of shape `[1, hidden_size]`.
+        target: The directory to create; left alone when it is already complete.
+
+    Returns:
+        `target`.
+    """
+    from filelock import FileLock  # a dependency of huggingface_hub, hence of transformers
+    from safetensors import safe_open
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if (target / _MARKER_FILE).is_file():
+            return target
+        if target.exists():  # left over without its marker by a crash
+            shutil.rmtree(target)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            # Shard names, not model.safetensors: loaders read a lone model.safetensors and
+            # would never look at the index, hence at the head.
+            _link_or_copy(base_dir / "model.safetensors", tmp / _BODY_FILE)
+            shutil.copyfile(head_file, tmp / _HEAD_SHARD)
+            weight_map: dict[str, str] = {}
+            for shard in (_BODY_FILE, _HEAD_SHARD):
+                with safe_open(str(tmp / shard), "np") as f:
+                    names = [k for k in f.keys() if k != "lm_head.weight"]  # noqa: SIM118
+                weight_map.update(dict.fromkeys(names, shard))
+            _write_json(
+                tmp / "model.safetensors.index.json", {"metadata": {}, "weight_map": weight_map}
+            )
+            for name in _TOKENIZER_FILES:
+                if (base_dir / name).is_file():
+                    shutil.copyfile(base_dir / name, tmp / name)
+            config = json.loads((base_dir / "config.json").read_text(encoding="utf-8"))
+            config.update(
+                architectures=["LlamaForSequenceClassification"],
+                num_labels=1,
+                id2label={"0": "reward"},
+                label2id={"reward": 0},
+                tie_word_embeddings=False,  # no output embedding in a classifier
+            )
+            _write_json(tmp / "config.json", config)
+            _write_json(
+                tmp / _MARKER_FILE,
+                {"base": str(base_dir), "head": str(head_file), "format_version": _FORMAT_VERSION},
+            )
+            tmp.chmod(target.parent.stat().st_mode & 0o777)
+            os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return target
+
+
+def _link_or_copy(source: Path, dest: Path) -> None:
+    try:
+        os.link(source, dest)
+    except OSError:  # another filesystem, or links not allowed
+        shutil.copyfile(source, dest)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

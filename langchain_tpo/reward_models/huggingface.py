@@ -1,0 +1,196 @@
+"""HuggingFaceRewardModel: a transformers sequence classifier with one label as a reward model."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+
+from langchain_tpo.reward_models._checkpoint import (
+    default_max_length,
+    require,
+    resolve_label_index,
+)
+from langchain_tpo.reward_models.base import Pair, Reward, RewardModel
+from langchain_tpo.reward_models.formatting import RewardInputFormatter, warn_truncated
+
+
+class HuggingFaceRewardModel(RewardModel):
+    """Any `AutoModelForSequenceClassification` reward checkpoint, run with transformers.
+
+    Each pair is rendered with the reward model's own chat template (the conversation before
+    the response, then the response as the final assistant turn), tokenized without adding a
+    second BOS token, and scored at its last token. The score is the raw logit of the reward
+    label (no sigmoid). Pairs are scored in batches of similar length, so a pair's score does
+    not depend on what it is batched with.
+
+    Inputs longer than `max_length` tokens are cut from the end of the response (the closing
+    tokens of the template are kept), counted in `truncated`, and logged as a warning; scoring
+    never fails because a response is too long.
+
+    Example:
+        ```python
+        from langchain_tpo.reward_models import HuggingFaceRewardModel
+
+        reward = HuggingFaceRewardModel.from_model_id("Skywork/Skywork-Reward-V2-Qwen3-0.6B")
+        reward.score([("How do I boil an egg?", "Simmer it for 9 minutes.")])
+        ```
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+
+    model: Any
+    """A loaded transformers sequence-classification model."""
+    tokenizer: Any
+    """Its tokenizer."""
+    model_name: str = ""
+    """Name or path of the checkpoint, for messages."""
+    batch_size: int = Field(default=8, ge=1)
+    """Pairs per forward pass."""
+    max_length: int | None = None
+    """Most tokens per scored sequence; by default the model's context length."""
+    chat_template: str | None = None
+    """A Jinja chat template to use instead of the tokenizer's own."""
+    label_index: int | None = None
+    """Output column holding the reward; required when the checkpoint has several labels."""
+    truncated: int = 0
+    """How many pairs were truncated to `max_length` so far."""
+
+    _formatter: RewardInputFormatter = PrivateAttr()
+    _label: int = PrivateAttr(default=0)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @model_validator(mode="after")
+    def _prepare(self) -> Self:
+        name = self.model_name or str(getattr(self.model, "name_or_path", "")) or "model"
+        self.model_name = name
+        self._label = resolve_label_index(self.model.config, self.label_index, name)
+        if self.max_length is None:
+            self.max_length = default_max_length(self.model.config, self.tokenizer)
+        self._formatter = RewardInputFormatter(self.tokenizer, self.chat_template, self.max_length)
+        return self
+
+    @classmethod
+    def from_model_id(
+        cls,
+        model_id_or_path: str | Path,
+        *,
+        device: str | None = None,
+        torch_dtype: Any = None,
+        batch_size: int = 8,
+        max_length: int | None = None,
+        chat_template: str | None = None,
+        label_index: int | None = None,
+        tokenizer_kwargs: dict[str, Any] | None = None,
+        **model_kwargs: Any,
+    ) -> HuggingFaceRewardModel:
+        """Load a reward checkpoint from the Hugging Face Hub or a local directory.
+
+        Args:
+            model_id_or_path: Hub id or local directory of an
+                `AutoModelForSequenceClassification` checkpoint.
+            device: `"cpu"`, `"cuda"`, `"cuda:1"`...; by default CUDA when available.
+                Ignored when `device_map` is passed in `model_kwargs`.
+            torch_dtype: Weight dtype (`torch.bfloat16`, `"auto"`...); by default float32 on
+                the CPU and the checkpoint's own dtype on a GPU.
+            batch_size: Pairs per forward pass.
+            max_length: Most tokens per scored sequence; by default the context length.
+            chat_template: A Jinja chat template, for tokenizers that lack one.
+            label_index: Output column holding the reward, for checkpoints with several labels.
+            tokenizer_kwargs: Extra arguments of `AutoTokenizer.from_pretrained`.
+            **model_kwargs: Extra arguments of `AutoModelForSequenceClassification.from_pretrained`.
+
+        Returns:
+            The reward model, in evaluation mode.
+
+        Raises:
+            ImportError: torch or transformers is missing.
+            ValueError: The checkpoint has several labels and no `label_index`, or there is no
+                chat template.
+        """
+        require(("torch", "transformers"), "HuggingFaceRewardModel", "hf")
+        import torch
+        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+        path = str(model_id_or_path)
+        trust = model_kwargs.get("trust_remote_code", False)
+        tokenizer_kwargs = {"trust_remote_code": trust, **(tokenizer_kwargs or {})}
+        tokenizer = AutoTokenizer.from_pretrained(path, **tokenizer_kwargs)
+        # Fail before loading the weights when the checkpoint cannot be used as it is.
+        config = AutoConfig.from_pretrained(path, trust_remote_code=trust)
+        resolve_label_index(config, label_index, path)
+        RewardInputFormatter(tokenizer, chat_template, max_length or 8)
+
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if torch_dtype is None:
+            torch_dtype = torch.float32 if str(device).startswith("cpu") else "auto"
+        model = AutoModelForSequenceClassification.from_pretrained(
+            path, dtype=torch_dtype, **model_kwargs
+        )
+        if "device_map" not in model_kwargs:
+            model = model.to(device)
+        model.eval()
+        return cls(
+            model=model,
+            tokenizer=tokenizer,
+            model_name=path,
+            batch_size=batch_size,
+            max_length=max_length,
+            chat_template=chat_template,
+            label_index=label_index,
+        )
+
+    def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
+        """`HuggingFaceRewardModel(<checkpoint>)`, so messages say which model it is."""
+        if name is None and self.name is None:
+            name = f"{type(self).__name__}({self.model_name})"
+        return super().get_name(suffix, name=name)
+
+    def _score(self, pairs: Sequence[Pair]) -> Sequence[float | Reward]:
+        encoded = self._formatter.encode_all(pairs)
+        n_truncated = sum(item.truncated for item in encoded)
+        if n_truncated:
+            self.truncated += n_truncated
+            warn_truncated(self.get_name(), n_truncated, len(pairs), self._formatter.max_length)
+        # Longest first: each batch pads its sequences to similar lengths.
+        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i].input_ids))
+        scores = [0.0] * len(encoded)
+        with self._lock:
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start : start + self.batch_size]
+                values = self._forward([encoded[i].input_ids for i in batch])
+                for i, value in zip(batch, values, strict=True):
+                    scores[i] = value
+        return scores
+
+    def _forward(self, sequences: list[list[int]]) -> list[float]:
+        """Raw reward logits of token sequences, pooled at each one's last real token."""
+        import torch
+
+        width = max(len(seq) for seq in sequences)
+        pad = self.tokenizer.pad_token_id
+        pad = 0 if pad is None else pad
+        device = self.model.device
+        ids = torch.full((len(sequences), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(sequences), width), dtype=torch.long)
+        for row, seq in enumerate(sequences):
+            ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+            mask[row, : len(seq)] = 1
+        ids, mask = ids.to(device), mask.to(device)
+        backbone = getattr(self.model, getattr(self.model, "base_model_prefix", ""), None)
+        head = getattr(self.model, "score", None)
+        with torch.inference_mode():
+            if isinstance(backbone, torch.nn.Module) and isinstance(head, torch.nn.Module):
+                # Pool at the last attended position ourselves: transformers' own pooling looks
+                # for the last token that is not the pad id, which is wrong when the sequence
+                # itself ends with that id (pad = eos is common) and differs from vLLM.
+                hidden = backbone(input_ids=ids, attention_mask=mask).last_hidden_state
+                last = mask.sum(dim=1) - 1
+                logits = head(hidden[torch.arange(len(sequences), device=device), last])
+            else:
+                logits = self.model(input_ids=ids, attention_mask=mask).logits
+        return [float(x) for x in logits[:, self._label].float().cpu().tolist()]

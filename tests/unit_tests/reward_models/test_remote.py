@@ -1,0 +1,163 @@
+"""RemoteRewardModel against an in-process stub of vLLM's /classify and /pooling endpoints."""
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage
+
+from langchain_tpo.reward_models import RemoteRewardModel, RewardModelError, RewardServerError
+
+
+class CharTokenizer:
+    """A tokenizer stand-in: one token per character, a ChatML-like template."""
+
+    chat_template = "{% for m in messages %}<{{ m.role }}>{{ m.content }}</s>{% endfor %}"
+    name_or_path = "char-tokenizer"
+    bos_token_id = None
+    model_max_length = 10**30
+
+    def apply_chat_template(self, messages: list[dict[str, str]], **kwargs: Any) -> str:
+        return "".join(f"<{m['role']}>{m['content']}</s>" for m in messages)
+
+    def __call__(self, text: str, add_special_tokens: bool = True) -> dict[str, list[int]]:
+        return {"input_ids": [ord(c) for c in text]}
+
+
+class Stub:
+    """Records requests; answers with scripted statuses, then with one score per input."""
+
+    def __init__(self, statuses: list[int] | None = None, endpoint: str = "classify") -> None:
+        self.statuses = list(statuses or [])
+        self.endpoint = endpoint
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.statuses:
+            status = self.statuses.pop(0)
+            return httpx.Response(
+                status, json={"error": {"message": f"boom {status}", "code": status}}
+            )
+        body = json.loads(request.content)
+        key = "probs" if self.endpoint == "classify" else "data"
+        data = [{"index": i, key: [float(len(ids))]} for i, ids in enumerate(body["input"])]
+        return httpx.Response(200, json={"data": data[::-1]})  # any order: sorted by index
+
+
+def make(stub: Any, **kwargs: Any) -> RemoteRewardModel:
+    return RemoteRewardModel(
+        "http://rm.test/v1",
+        model="rm",
+        tokenizer=CharTokenizer(),
+        retry_backoff=0.0,
+        client_kwargs={"transport": httpx.MockTransport(stub)},
+        **kwargs,
+    )
+
+
+def expected_length(query: Any, response: str) -> float:
+    turns = (
+        [("user", query)]
+        if isinstance(query, str)
+        else [("user" if m.type == "human" else "assistant", m.text) for m in query]
+    )
+    turns.append(("assistant", response))
+    return float(sum(len(f"<{r}>{c}</s>") for r, c in turns))
+
+
+def test_scores_all_pairs_in_one_request_as_token_ids() -> None:
+    stub = Stub()
+    reward = make(stub, api_key="secret")
+    conversation = [HumanMessage("hi"), AIMessage("hello"), HumanMessage("help")]
+    pairs: list[Any] = [("q", "short"), (conversation, "a longer answer")]
+    assert reward.score(pairs) == [expected_length(q, r) for q, r in pairs]
+    assert len(stub.requests) == 1
+    request = stub.requests[0]
+    assert str(request.url) == "http://rm.test/classify"
+    assert request.headers["authorization"] == "Bearer secret"
+    body = json.loads(request.content)
+    assert body["model"] == "rm"
+    assert body["use_activation"] is False
+    assert body["add_special_tokens"] is False
+    assert body["input"][0] == [ord(c) for c in "<user>q</s><assistant>short</s>"]
+
+
+async def test_async_and_pooling_endpoint() -> None:
+    stub = Stub(endpoint="pooling")
+    reward = make(stub, endpoint="pooling")
+    assert await reward.ascore([("q", "abc")]) == [expected_length("q", "abc")]
+    assert str(stub.requests[0].url) == "http://rm.test/pooling"
+    assert json.loads(stub.requests[0].content)["task"] == "classify"
+
+
+def test_retries_server_errors_then_succeeds() -> None:
+    stub = Stub(statuses=[503, 500])
+    assert make(stub, max_retries=2).score([("q", "r")]) == [expected_length("q", "r")]
+    assert len(stub.requests) == 3
+
+
+async def test_gives_up_after_retries_with_the_server_message() -> None:
+    stub = Stub(statuses=[503] * 5)
+    with pytest.raises(RewardServerError, match=r"HTTP 503 boom 503 after 3 attempt\(s\)"):
+        await make(stub, max_retries=2).ascore([("q", "r")])
+    assert len(stub.requests) == 3
+
+
+def test_client_errors_are_not_retried() -> None:
+    stub = Stub(statuses=[400])
+    with pytest.raises(RewardServerError, match="HTTP 400 boom 400"):
+        make(stub, max_retries=3).score([("q", "r")])
+    assert len(stub.requests) == 1
+
+
+def test_server_down_is_a_clear_error() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("Connection refused", request=request)
+
+    reward = make(refuse, max_retries=1)
+    with pytest.raises(
+        RewardServerError, match=r"could not reach http://rm\.test/classify"
+    ) as info:
+        reward.score([("q", "r")])
+    assert "Connection refused" in str(info.value)
+    assert "vllm serve rm --runner pooling" in str(info.value)
+    assert isinstance(info.value, RewardModelError)
+
+
+async def test_timeout_is_retried_then_reported() -> None:
+    calls = []
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    with pytest.raises(RewardServerError, match="ReadTimeout"):
+        await make(slow, max_retries=2).ascore([("q", "r")])
+    assert len(calls) == 3
+
+
+def test_malformed_answer_and_wrong_count() -> None:
+    def garbage(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text="not json")
+
+    with pytest.raises(RewardServerError, match="unexpected answer"):
+        make(garbage).score([("q", "r")])
+
+    def one(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"data": [{"index": 0, "probs": [1.0]}]})
+
+    with pytest.raises(RewardServerError, match="1 scores for 2 pairs"):
+        make(one).score([("q", "r"), ("q", "s")])
+
+
+def test_truncation_is_counted_and_warned(caplog: pytest.LogCaptureFixture) -> None:
+    stub = Stub()
+    reward = make(stub, max_length=40)
+    scores = reward.score([("q", "x" * 200), ("q", "ok")])
+    assert scores[0] == 40.0
+    assert reward.truncated == 1
+    assert "1 of 2 pair(s) exceeded max_length=40" in caplog.text
+    ids = json.loads(stub.requests[0].content)["input"][0]
+    assert "".join(map(chr, ids)).endswith("xxx</s>")  # the template's end is kept
