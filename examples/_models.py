@@ -13,6 +13,10 @@ from langchain_tpo import TPOConfig
 from langchain_tpo.chat_models import load_default_policy
 from langchain_tpo.reward_models import RewardModel, load_default_reward
 
+# Keep the libraries' advisory warnings out of the examples' output.
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
 BACKEND = os.environ.get("TPO_BACKEND", "transformers")
 SMALL = TPOConfig(num_samples=3, max_iterations=1, max_tokens=96, seed=0)
 """N=3, D=1, 96 tokens: a minute or two per query on two CPU cores."""

@@ -12,10 +12,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.requires("vllm")]
 
 
 @pytest.fixture
-def server_chat(vllm_server: str) -> object:
+def server_chat(policy_server: str) -> object:
     openai = pytest.importorskip("langchain_openai")
     return openai.ChatOpenAI(
-        base_url=vllm_server, api_key="EMPTY", model="smollm2", n=2, max_tokens=16
+        base_url=policy_server, api_key="EMPTY", model="smollm2", n=2, max_tokens=16
     )
 
 

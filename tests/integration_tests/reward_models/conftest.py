@@ -8,24 +8,18 @@ about a minute to start on two CPU cores, so the whole session shares one of eac
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.integration_tests.vllm_server import KV_CACHE_BYTES, vllm_server
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
 
 MAX_LENGTH = 256
-KV_CACHE_BYTES = 1 << 30
-SERVER_START_TIMEOUT = 600.0
 ENGINE_KWARGS: dict[str, Any] = {
     "dtype": "float32",
     # A fixed KV cache: a share of memory fails when other engines run on the machine.
@@ -53,7 +47,7 @@ def hf_reward(reward_dir: Path) -> Any:
     return HuggingFaceRewardModel.from_model_id(reward_dir, batch_size=4, max_length=MAX_LENGTH)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def vllm_reward(reward_dir: Path) -> Any:
     """The same checkpoint on vLLM's pooling runner, shared by the session."""
     pytest.importorskip("vllm")
@@ -62,78 +56,15 @@ def vllm_reward(reward_dir: Path) -> Any:
     return VLLMRewardModel.from_model_id(reward_dir, **ENGINE_KWARGS)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = log.read_text(errors="replace")[-8000:]
-            pytest.fail(f"vLLM server exited with code {process.returncode}:\n{tail}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(2)
-    pytest.fail(f"vLLM server not healthy after {SERVER_START_TIMEOUT:.0f} s; log: {log}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop the server and every process it spawned (it leads its own process group)."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def reward_server(reward_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of a vLLM server with the reward checkpoint on the pooling runner."""
     pytest.importorskip("vllm")
-    port = _free_port()
-    log = tmp_path_factory.mktemp("vllm-reward-server") / "server.log"
-    command = [
-        sys.executable,
-        "-m",
-        "vllm.entrypoints.openai.api_server",
-        "--model",
-        str(reward_dir),
-        "--served-model-name",
-        "default-reward",
-        "--runner",
-        "pooling",
-        "--dtype",
-        "float32",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--max-model-len",
-        str(MAX_LENGTH),
-        "--kv-cache-memory-bytes",
-        str(KV_CACHE_BYTES),
-        "--disable-log-stats",
-    ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_until_healthy(process, url, log)
+    log_dir = tmp_path_factory.mktemp("vllm-reward-server")
+    args = ["--served-model-name", "default-reward", "--runner", "pooling", "--dtype", "float32",
+            "--max-model-len", str(MAX_LENGTH)]  # fmt: skip
+    with vllm_server(reward_dir, log_dir, *args) as url:
         yield url
-    finally:
-        _stop(process)
 
 
 @pytest.fixture(scope="session")
