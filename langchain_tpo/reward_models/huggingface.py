@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import Field, model_validator
 
-from langchain_tpo.reward_models._checkpoint import (
-    default_max_length,
-    require,
-    resolve_label_index,
+from langchain_tpo.reward_models._checkpoint import default_max_length, require
+from langchain_tpo.reward_models.base import Pair, Reward
+from langchain_tpo.reward_models.checkpoint_reward import (
+    CheckpointRewardModel,
+    load_checked_tokenizer,
 )
-from langchain_tpo.reward_models.base import Pair, Reward, RewardModel
-from langchain_tpo.reward_models.formatting import RewardInputFormatter, warn_truncated
 
 
-class HuggingFaceRewardModel(RewardModel):
+class HuggingFaceRewardModel(CheckpointRewardModel):
     """Any `AutoModelForSequenceClassification` reward checkpoint, run with transformers.
 
     Each pair is rendered with the reward model's own chat template (the conversation before
@@ -40,37 +38,17 @@ class HuggingFaceRewardModel(RewardModel):
         ```
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
-
     model: Any
     """A loaded transformers sequence-classification model."""
-    tokenizer: Any
-    """Its tokenizer."""
-    model_name: str = ""
-    """Name or path of the checkpoint, for messages."""
     batch_size: int = Field(default=8, ge=1)
     """Pairs per forward pass."""
-    max_length: int | None = None
-    """Most tokens per scored sequence; by default the model's context length."""
-    chat_template: str | None = None
-    """A Jinja chat template to use instead of the tokenizer's own."""
-    label_index: int | None = None
-    """Output column holding the reward; required when the checkpoint has several labels."""
-    truncated: int = 0
-    """How many pairs were truncated to `max_length` so far."""
-
-    _formatter: RewardInputFormatter = PrivateAttr()
-    _label: int = PrivateAttr(default=0)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @model_validator(mode="after")
     def _prepare(self) -> Self:
         name = self.model_name or str(getattr(self.model, "name_or_path", "")) or "model"
         self.model_name = name
-        self._label = resolve_label_index(self.model.config, self.label_index, name)
-        if self.max_length is None:
-            self.max_length = default_max_length(self.model.config, self.tokenizer)
-        self._formatter = RewardInputFormatter(self.tokenizer, self.chat_template, self.max_length)
+        limit = self.max_length or default_max_length(self.model.config, self.tokenizer)
+        self._setup(self.model.config, limit)
         return self
 
     @classmethod
@@ -113,17 +91,17 @@ class HuggingFaceRewardModel(RewardModel):
         """
         require(("torch", "transformers"), "HuggingFaceRewardModel", "hf")
         import torch
-        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoModelForSequenceClassification
 
         path = str(model_id_or_path)
-        trust = model_kwargs.get("trust_remote_code", False)
-        tokenizer_kwargs = {"trust_remote_code": trust, **(tokenizer_kwargs or {})}
-        tokenizer = AutoTokenizer.from_pretrained(path, **tokenizer_kwargs)
-        # Fail before loading the weights when the checkpoint cannot be used as it is.
-        config = AutoConfig.from_pretrained(path, trust_remote_code=trust)
-        resolve_label_index(config, label_index, path)
-        RewardInputFormatter(tokenizer, chat_template, max_length or 8)
-
+        tokenizer = load_checked_tokenizer(
+            path,
+            trust_remote_code=model_kwargs.get("trust_remote_code", False),
+            tokenizer_kwargs=tokenizer_kwargs,
+            label_index=label_index,
+            chat_template=chat_template,
+            max_length=max_length,
+        )
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         if torch_dtype is None:
@@ -144,18 +122,8 @@ class HuggingFaceRewardModel(RewardModel):
             label_index=label_index,
         )
 
-    def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
-        """`HuggingFaceRewardModel(<checkpoint>)`, so messages say which model it is."""
-        if name is None and self.name is None:
-            name = f"{type(self).__name__}({self.model_name})"
-        return super().get_name(suffix, name=name)
-
     def _score(self, pairs: Sequence[Pair]) -> Sequence[float | Reward]:
-        encoded = self._formatter.encode_all(pairs)
-        n_truncated = sum(item.truncated for item in encoded)
-        if n_truncated:
-            self.truncated += n_truncated
-            warn_truncated(self.get_name(), n_truncated, len(pairs), self._formatter.max_length)
+        encoded = self._encode(pairs)
         # Longest first: each batch pads its sequences to similar lengths.
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i].input_ids))
         scores = [0.0] * len(encoded)

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import ConfigDict, PrivateAttr, model_validator
+from pydantic import model_validator
 
-from langchain_tpo.reward_models._checkpoint import (
-    default_max_length,
-    require,
-    resolve_label_index,
+from langchain_tpo.reward_models._checkpoint import default_max_length, require
+from langchain_tpo.reward_models.base import Pair, Reward
+from langchain_tpo.reward_models.checkpoint_reward import (
+    CheckpointRewardModel,
+    load_checked_tokenizer,
 )
-from langchain_tpo.reward_models.base import Pair, Reward, RewardModel
-from langchain_tpo.reward_models.formatting import RewardInputFormatter, warn_truncated
 
 
-class VLLMRewardModel(RewardModel):
+class VLLMRewardModel(CheckpointRewardModel):
     """A reward checkpoint served in-process by vLLM (`runner="pooling"`, classify task).
 
     Pairs are formatted and tokenized by the same code as `HuggingFaceRewardModel` (the
@@ -37,42 +35,25 @@ class VLLMRewardModel(RewardModel):
         ```
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
-
     llm: Any
     """A `vllm.LLM` created with `runner="pooling"`."""
-    tokenizer: Any
-    """The checkpoint's Hugging Face tokenizer (formats and tokenizes the pairs)."""
-    model_name: str = ""
-    """Name or path of the checkpoint, for messages."""
-    max_length: int | None = None
-    """Most tokens per scored sequence; by default the engine's `max_model_len`."""
-    chat_template: str | None = None
-    """A Jinja chat template to use instead of the tokenizer's own."""
-    label_index: int | None = None
-    """Output column holding the reward; required when the checkpoint has several labels."""
-    truncated: int = 0
-    """How many pairs were truncated to `max_length` so far."""
-
-    _formatter: RewardInputFormatter = PrivateAttr()
-    _label: int = PrivateAttr(default=0)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @model_validator(mode="after")
     def _prepare(self) -> Self:
         model_config = self.llm.llm_engine.model_config
         self.model_name = self.model_name or str(model_config.model)
-        self._label = resolve_label_index(model_config.hf_config, self.label_index, self.model_name)
         engine_limit = int(model_config.max_model_len)
         if self.max_length is None:
-            self.max_length = min(engine_limit, default_max_length(None, self.tokenizer))
+            limit = min(engine_limit, default_max_length(None, self.tokenizer))
         elif self.max_length > engine_limit:
             msg = (
                 f"max_length={self.max_length} exceeds the engine's max_model_len="
                 f"{engine_limit}; raise max_model_len or lower max_length."
             )
             raise ValueError(msg)
-        self._formatter = RewardInputFormatter(self.tokenizer, self.chat_template, self.max_length)
+        else:
+            limit = self.max_length
+        self._setup(model_config.hf_config, limit)
         return self
 
     @classmethod
@@ -108,17 +89,17 @@ class VLLMRewardModel(RewardModel):
                 chat template.
         """
         require(("vllm", "transformers"), "VLLMRewardModel", "vllm")
-        from transformers import AutoConfig, AutoTokenizer
         from vllm import LLM
 
         path = str(model_id_or_path)
-        trust = engine_kwargs.get("trust_remote_code", False)
-        tokenizer_kwargs = {"trust_remote_code": trust, **(tokenizer_kwargs or {})}
-        tokenizer = AutoTokenizer.from_pretrained(path, **tokenizer_kwargs)
-        # Fail before the engine starts (a minute on a CPU) when the checkpoint cannot be used.
-        config = AutoConfig.from_pretrained(path, trust_remote_code=trust)
-        resolve_label_index(config, label_index, path)
-        RewardInputFormatter(tokenizer, chat_template, max_length or 8)
+        tokenizer = load_checked_tokenizer(
+            path,
+            trust_remote_code=engine_kwargs.get("trust_remote_code", False),
+            tokenizer_kwargs=tokenizer_kwargs,
+            label_index=label_index,
+            chat_template=chat_template,
+            max_length=max_length,
+        )
 
         if max_length is not None:
             engine_kwargs.setdefault("max_model_len", max_length)
@@ -133,21 +114,11 @@ class VLLMRewardModel(RewardModel):
             label_index=label_index,
         )
 
-    def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
-        """`VLLMRewardModel(<checkpoint>)`, so messages say which model it is."""
-        if name is None and self.name is None:
-            name = f"{type(self).__name__}({self.model_name})"
-        return super().get_name(suffix, name=name)
-
     def _score(self, pairs: Sequence[Pair]) -> Sequence[float | Reward]:
         from vllm import PoolingParams
         from vllm.inputs import TokensPrompt
 
-        encoded = self._formatter.encode_all(pairs)
-        n_truncated = sum(item.truncated for item in encoded)
-        if n_truncated:
-            self.truncated += n_truncated
-            warn_truncated(self.get_name(), n_truncated, len(pairs), self._formatter.max_length)
+        encoded = self._encode(pairs)
         prompts = [TokensPrompt(prompt_token_ids=item.input_ids) for item in encoded]
         with self._lock:  # vllm.LLM must not be called from two threads at once
             outputs = self.llm.encode(

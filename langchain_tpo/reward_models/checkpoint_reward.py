@@ -1,0 +1,95 @@
+"""CheckpointRewardModel: what the transformers and vLLM reward backends share.
+
+Both score a sequence-classifier checkpoint with one reward label, on exactly the same token
+ids: the pair rendered with the checkpoint's chat template, one BOS, cut from the end of the
+response when too long. This base holds those settings, the formatter, the truncation count
+and the checks that run before any weights are loaded.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ConfigDict, PrivateAttr
+
+from langchain_tpo.reward_models._checkpoint import resolve_label_index
+from langchain_tpo.reward_models.base import Pair, RewardModel
+from langchain_tpo.reward_models.formatting import (
+    EncodedPair,
+    RewardInputFormatter,
+    warn_truncated,
+)
+
+
+class CheckpointRewardModel(RewardModel):
+    """Base of reward models that run a sequence-classifier checkpoint on token ids."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+
+    tokenizer: Any
+    """The checkpoint's Hugging Face tokenizer (formats and tokenizes the pairs)."""
+    model_name: str = ""
+    """Name or path of the checkpoint, for messages."""
+    max_length: int | None = None
+    """Most tokens per scored sequence; by default the model's context length."""
+    chat_template: str | None = None
+    """A Jinja chat template to use instead of the tokenizer's own."""
+    label_index: int | None = None
+    """Output column holding the reward; required when the checkpoint has several labels."""
+    truncated: int = 0
+    """How many pairs were truncated to `max_length` so far."""
+
+    _formatter: RewardInputFormatter = PrivateAttr()
+    _label: int = PrivateAttr(default=0)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def _setup(self, hf_config: Any, max_length: int) -> None:
+        """Resolve the reward label and build the formatter (call from a model validator)."""
+        self._label = resolve_label_index(hf_config, self.label_index, self.model_name)
+        self.max_length = max_length
+        self._formatter = RewardInputFormatter(self.tokenizer, self.chat_template, max_length)
+
+    def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
+        """`<Class>(<checkpoint>)`, so messages say which model it is."""
+        if name is None and self.name is None:
+            name = f"{type(self).__name__}({self.model_name})"
+        return super().get_name(suffix, name=name)
+
+    def _encode(self, pairs: Sequence[Pair]) -> list[EncodedPair]:
+        """Token ids of every pair; truncations are counted and logged."""
+        encoded = self._formatter.encode_all(pairs)
+        n_truncated = sum(item.truncated for item in encoded)
+        if n_truncated:
+            self.truncated += n_truncated
+            assert self.max_length is not None
+            warn_truncated(self.get_name(), n_truncated, len(pairs), self.max_length)
+        return encoded
+
+
+def load_checked_tokenizer(
+    path: str,
+    *,
+    trust_remote_code: bool,
+    tokenizer_kwargs: dict[str, Any] | None,
+    label_index: int | None,
+    chat_template: str | None,
+    max_length: int | None,
+) -> Any:
+    """The checkpoint's tokenizer, after checking that the checkpoint can be used as it is.
+
+    Runs before the weights load (or an engine starts, a minute on a CPU), so that a checkpoint
+    with several labels, or a tokenizer without a chat template, fails at once.
+
+    Raises:
+        ValueError: Several labels and no `label_index`; no chat template and none given.
+    """
+    from transformers import AutoConfig, AutoTokenizer
+
+    kwargs = {"trust_remote_code": trust_remote_code, **(tokenizer_kwargs or {})}
+    tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+    config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+    resolve_label_index(config, label_index, path)
+    RewardInputFormatter(tokenizer, chat_template, max_length or 8)
+    return tokenizer
