@@ -17,7 +17,13 @@ import time
 from pathlib import Path
 
 from langchain_tpo.chat_models import load_default_policy
-from langchain_tpo.evaluation import ResultsFile, evaluate, load_prompts, mode_config
+from langchain_tpo.evaluation import (
+    ResultsFile,
+    evaluate,
+    load_prompts,
+    mode_config,
+    run_settings,
+)
 from langchain_tpo.evaluation.plots import stability, training_curve
 from langchain_tpo.evaluation.report import load_runs, markdown_report
 from langchain_tpo.reward_models import load_default_reward
@@ -39,14 +45,8 @@ async def run(args: argparse.Namespace) -> None:
         "tpo": mode_config("tpo", num_samples=n, max_iterations=d, max_tokens=tokens),
     }
     for mode, config in plans.items():
-        settings = {
-            "mode": mode,
-            "num_samples": config.num_samples,
-            "max_iterations": config.max_iterations,
-            "max_tokens": tokens,
-            "policy": f"default ({args.backend})",
-            "reward": f"default ({args.backend})",
-        }
+        name = f"default ({args.backend})"
+        settings = run_settings(mode, config, policy=name, reward=name)
         start = time.perf_counter()
         with ResultsFile(out_dir / f"{mode}.jsonl") as out:
             summary = await evaluate(

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import time
 from collections.abc import Callable
@@ -27,7 +26,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
+from _results import RESULTS, machine, write_section
+
 SECTION = "## Reward throughput"
 DATA = Path("/work/shared/benchmarks/hh_rlhf.jsonl")
 MAX_LENGTH = 512
@@ -76,23 +76,6 @@ def _padded_forward(hf: Any, sequences: list[list[int]]) -> Callable[[], Any]:
             return hf.model(input_ids=ids, attention_mask=mask).logits
 
     return run
-
-
-def _machine() -> str:
-    return (
-        f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), no GPU, "
-        f"Python {platform.python_version()}"
-    )
-
-
-def _write(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
 
 
 def main() -> None:
@@ -163,12 +146,12 @@ def main() -> None:
             f"response) pairs per call, at most {MAX_LENGTH} tokens each. The limit is one padded "
             "transformers forward over the same B pre-tokenized sequences; vLLM's kernels can "
             "beat it. Best of "
-            f"{args.repeats} runs after a warm-up; {_machine()}; shared with other jobs, so "
+            f"{args.repeats} runs after a warm-up; {machine()}; shared with other jobs, so "
             "treat the figures as rough.\n\n"
             "Command: `python benchmarks/reward_throughput.py --write`\n\n"
             f"{header}\n|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
         )
-        _write(section)
+        write_section(SECTION, section)
         print(f"wrote {RESULTS}")
 
 

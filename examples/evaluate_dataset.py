@@ -14,7 +14,13 @@ from pathlib import Path
 
 from _models import BACKEND, SMALL, default_models
 
-from langchain_tpo.evaluation import ResultsFile, evaluate, load_prompts, mode_config
+from langchain_tpo.evaluation import (
+    ResultsFile,
+    evaluate,
+    load_prompts,
+    mode_config,
+    run_settings,
+)
 from langchain_tpo.evaluation.plots import stability, training_curve
 from langchain_tpo.evaluation.report import load_runs, markdown_report
 
@@ -30,14 +36,8 @@ async def run(data: Path, limit: int, out_dir: Path) -> None:
         ("tpo", mode_config("tpo", num_samples=n, max_iterations=d, max_tokens=tokens)),
         ("bon", mode_config("bon", num_samples=budget, max_tokens=tokens)),
     ]:
-        settings = {
-            "mode": mode,
-            "num_samples": config.num_samples,
-            "max_iterations": config.max_iterations,
-            "max_tokens": tokens,
-            "policy": f"default ({BACKEND})",
-            "reward": f"default ({BACKEND})",
-        }
+        name = f"default ({BACKEND})"
+        settings = run_settings(mode, config, policy=name, reward=name)
         with ResultsFile(out_dir / f"{mode}.jsonl") as out:
             summary = await evaluate(
                 policy,

@@ -14,7 +14,7 @@ from langchain_tpo.cli.progress_bar import ProgressBar
 from langchain_tpo.cli.run_command import config_from_args
 from langchain_tpo.evaluation.datasets import PromptRow, load_prompts
 from langchain_tpo.evaluation.results import ResultsFile
-from langchain_tpo.evaluation.runner import EVAL_MODES, evaluate
+from langchain_tpo.evaluation.runner import EVAL_MODES, evaluate, run_settings
 from langchain_tpo.state import TPOResult
 
 
@@ -68,14 +68,12 @@ def run(args: argparse.Namespace) -> int:
     if not loaded.rows:
         raise CLIError(f"{args.data} has no usable prompt.")
 
-    settings = {
-        "mode": args.mode,
-        "num_samples": config.num_samples,
-        "max_iterations": config.max_iterations,
-        "max_tokens": config.max_tokens,
-        "policy": models.describe_policy(args),
-        "reward": models.describe_reward(args),
-    }
+    settings = run_settings(
+        args.mode,
+        config,
+        policy=models.describe_policy(args),
+        reward=models.describe_reward(args),
+    )
     try:
         out = ResultsFile(args.out)
         out.open()

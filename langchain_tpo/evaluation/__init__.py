@@ -3,7 +3,7 @@ and report rewards, win rates, exact-match accuracy and plots."""
 
 from langchain_tpo.evaluation.datasets import DatasetProblem, PromptRow, load_prompts
 from langchain_tpo.evaluation.results import ResultsFile, read_results
-from langchain_tpo.evaluation.runner import EVAL_MODES, evaluate, mode_config
+from langchain_tpo.evaluation.runner import EVAL_MODES, evaluate, mode_config, run_settings
 
 __all__ = [
     "EVAL_MODES",
@@ -14,4 +14,5 @@ __all__ = [
     "load_prompts",
     "mode_config",
     "read_results",
+    "run_settings",
 ]

@@ -46,6 +46,18 @@ def mode_config(
     return TPOConfig.model_validate({**settings, **sampling})
 
 
+def run_settings(mode: str, config: TPOConfig, *, policy: str, reward: str) -> dict[str, Any]:
+    """The fields that describe a run, stored in every row (a resumed run must match them)."""
+    return {
+        "mode": mode,
+        "num_samples": config.num_samples,
+        "max_iterations": config.max_iterations,
+        "max_tokens": config.max_tokens,
+        "policy": policy,
+        "reward": reward,
+    }
+
+
 @dataclass
 class EvalSummary:
     """What a call to `evaluate` did."""
