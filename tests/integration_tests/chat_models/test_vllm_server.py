@@ -33,3 +33,25 @@ def test_tpo_chain_over_the_server(server_chat: object) -> None:
     result = chain.invoke("Give one tip for sleeping well.")
     assert result.response
     assert len(result.best_scores) == 2 and result.failures == 0
+
+
+def test_tpo_run_command_over_the_server(
+    policy_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`tpo run --server-url` finds the served model itself and scores with the default reward."""
+    pytest.importorskip("langchain_openai")
+    from langchain_tpo.cli import main
+
+    argv = ["run", "Name a fruit.", "--server-url", policy_server, "-n", "2", "-d", "1"]
+    assert main([*argv, "--max-tokens", "12", "--json", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert '"stop_reason": "max_iterations"' in out
+
+
+def test_tpo_run_with_no_server_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from langchain_tpo.cli import main
+    from tests.integration_tests.vllm_server import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    assert main(["run", "hi", "--server-url", url, "-n", "2", "-d", "1", "--quiet"]) == 1
+    assert "no server answers" in capsys.readouterr().err
