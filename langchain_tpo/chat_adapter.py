@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForLLMRun,
+    BaseRunManager,
+    CallbackManager,
+    CallbackManagerForLLMRun,
+)
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
@@ -21,6 +26,10 @@ class TPOChatModel(BaseChatModel):
     context. The reply's `response_metadata` carries the reward (`tpo_score`), the best
     reward by iteration (`tpo_best_scores`) and why the loop stopped; the full `TPOResult`
     is in `generation_info["tpo_result"]`.
+
+    Callbacks reach the chain, so a trace shows the TPO graph nested under this model's run.
+    Stop sequences cut the chosen answer at the first one found, after it has been scored:
+    the search itself is unchanged.
 
     Example:
         ```python
@@ -54,7 +63,8 @@ class TPOChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        return _chat_result(self.chain.invoke(messages))
+        callbacks = _child_callbacks(run_manager)
+        return _chat_result(self.chain.invoke(messages, {"callbacks": callbacks}), stop)
 
     async def _agenerate(
         self,
@@ -63,12 +73,29 @@ class TPOChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        return _chat_result(await self.chain.ainvoke(messages))
+        callbacks = _child_callbacks(run_manager)
+        return _chat_result(await self.chain.ainvoke(messages, {"callbacks": callbacks}), stop)
 
 
-def _chat_result(result: TPOResult) -> ChatResult:
+def _child_callbacks(run_manager: BaseRunManager | None) -> CallbackManager | None:
+    # LLM run managers have no get_child(); this is what chain run managers do in it.
+    if run_manager is None:
+        return None
+    manager = CallbackManager(handlers=[], parent_run_id=run_manager.run_id)
+    manager.set_handlers(run_manager.inheritable_handlers)
+    manager.add_tags(run_manager.inheritable_tags)
+    manager.add_metadata(run_manager.inheritable_metadata)
+    return manager
+
+
+def _cut_at_stop(text: str, stop: list[str] | None) -> str:
+    cuts = [text.find(word) for word in stop or [] if word and word in text]
+    return text[: min(cuts)] if cuts else text
+
+
+def _chat_result(result: TPOResult, stop: list[str] | None) -> ChatResult:
     message = AIMessage(
-        content=result.response,
+        content=_cut_at_stop(result.response, stop),
         response_metadata={
             "tpo_score": result.score,
             "tpo_best_scores": result.best_scores,

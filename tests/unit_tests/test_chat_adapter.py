@@ -1,3 +1,7 @@
+from typing import Any
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.prompts import ChatPromptTemplate
 
@@ -29,3 +33,32 @@ async def test_stands_in_a_prompt_pipe() -> None:
     reply = await (prompt | make_model(ScriptedChatModel())).ainvoke({"topic": "owls"})
     assert reply.text
     assert reply.response_metadata["tpo_stop_reason"] == "max_iterations"
+
+
+def test_stop_sequences_cut_the_chosen_answer() -> None:
+    reply = make_model(ScriptedChatModel()).invoke("q")
+    full = reply.text
+    word = full[len(full) // 2 :][:3]
+    cut = make_model(ScriptedChatModel()).invoke("q", stop=[word])
+    assert cut.text == full[: full.find(word)]
+    assert cut.response_metadata["tpo_score"] == reply.response_metadata["tpo_score"]
+
+
+def test_callbacks_reach_the_graph_nested_under_the_model_run() -> None:
+    class Runs(BaseCallbackHandler):
+        def __init__(self) -> None:
+            self.model_run: UUID | None = None
+            self.chains: list[tuple[str, UUID | None]] = []
+
+        def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+            if self.model_run is None:  # the first is TPOChatModel; the policy's calls follow
+                self.model_run = kwargs["run_id"]
+
+        def on_chain_start(self, serialized: Any, inputs: Any, **kwargs: Any) -> None:
+            self.chains.append((kwargs.get("name") or "", kwargs.get("parent_run_id")))
+
+    runs = Runs()
+    make_model(ScriptedChatModel()).invoke("q", config={"callbacks": [runs]})
+    names = {name for name, _ in runs.chains}
+    assert {"sample", "score", "critique", "suggest", "rewrite"} <= names
+    assert runs.chains[0] == ("TPOChain", runs.model_run)
