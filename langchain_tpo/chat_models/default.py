@@ -18,8 +18,10 @@ _TRANSFORMERS_DEFAULTS: dict[str, Any] = {
     "temperature": 0.7,
     "top_p": 0.95,
 }
+# A fixed KV cache rather than a share of the device: on a CPU that share is of all the RAM,
+# and 2 GiB already holds about 90k tokens of SmolLM2-135M.
+_VLLM_KV_CACHE_BYTES = 2 << 30
 _VLLM_DEFAULTS: dict[str, Any] = {
-    "gpu_memory_utilization": 0.4,
     "max_model_len": 2048,
     "max_tokens": 256,
     "temperature": 0.7,
@@ -57,8 +59,8 @@ def load_default_policy(
     Args:
         backend: `"transformers"` returns `ChatHuggingFace(llm=HuggingFacePipeline(...))`
             (sampling on, 256 new tokens, temperature 0.7); `"vllm"` returns
-            `ChatVLLM.from_model_id(...)` (max_model_len 2048, gpu_memory_utilization 0.4,
-            256 tokens, temperature 0.7).
+            `ChatVLLM.from_model_id(...)` (max_model_len 2048, a 2 GiB KV cache unless
+            `gpu_memory_utilization` is given, 256 tokens, temperature 0.7).
         model: Another local model directory or hub id, loaded the same way.
         **kwargs: Override the defaults. transformers: generation settings of the pipeline
             (`max_new_tokens`, `temperature`, ...) plus `device` and `dtype`; vLLM: `ChatVLLM`
@@ -80,6 +82,8 @@ def load_default_policy(
     if backend == "vllm":
         from langchain_tpo.chat_models.vllm import ChatVLLM
 
+        if "gpu_memory_utilization" not in kwargs:
+            kwargs.setdefault("kv_cache_memory_bytes", _VLLM_KV_CACHE_BYTES)
         return ChatVLLM.from_model_id(model, **{**_VLLM_DEFAULTS, **kwargs})
     msg = f"Unknown policy backend {backend!r}; use 'transformers' or 'vllm'."
     raise ValueError(msg)
