@@ -99,33 +99,32 @@ def run(args: argparse.Namespace) -> int:
         if not todo:
             return 0
         say = lambda text: print(f"tpo eval: {text}", file=sys.stderr, flush=True)  # noqa: E731
-        policy = models.timed("the policy model", lambda: models.load_policy(args), say)
-        reward = models.timed("the reward model", lambda: models.load_reward(args, policy), say)
-        bar = ProgressBar(len(todo))
+        with models.loaded_models(args, say) as (policy, reward):
+            bar = ProgressBar(len(todo))
 
-        def progress(done: int, total: int, row: PromptRow, result: TPOResult | None) -> None:
-            note = (
-                f"{row.id} {result.score:+.3f}"
-                if result and result.score is not None
-                else (f"{row.id} failed" if result is None else f"{row.id} no answer")
-            )
-            bar.update(done, note)
+            def progress(done: int, total: int, row: PromptRow, result: TPOResult | None) -> None:
+                note = (
+                    f"{row.id} {result.score:+.3f}"
+                    if result and result.score is not None
+                    else (f"{row.id} failed" if result is None else f"{row.id} no answer")
+                )
+                bar.update(done, note)
 
-        start = time.perf_counter()
-        summary = asyncio.run(
-            evaluate(
-                policy,
-                reward,
-                loaded.rows,
-                out,
-                config=config,
-                run=settings,
-                seed=args.seed,
-                concurrency=args.concurrency,
-                progress=progress,
+            start = time.perf_counter()
+            summary = asyncio.run(
+                evaluate(
+                    policy,
+                    reward,
+                    loaded.rows,
+                    out,
+                    config=config,
+                    run=settings,
+                    seed=args.seed,
+                    concurrency=args.concurrency,
+                    progress=progress,
+                )
             )
-        )
-        bar.close()
+            bar.close()
     print(
         f"tpo eval: {summary.finished} finished, {summary.skipped} skipped (already done), "
         f"{len(summary.failed)} failed in {time.perf_counter() - start:.1f} s -> {args.out}",

@@ -8,7 +8,8 @@ import os
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Literal, TypeVar
 
 from langchain_core.language_models import BaseChatModel
@@ -70,7 +71,7 @@ def describe_reward(args: argparse.Namespace) -> str:
 _QUIET_LIBRARIES = {
     "TRANSFORMERS_VERBOSITY": "error",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-    "VLLM_LOGGING_LEVEL": "WARNING",
+    "VLLM_LOGGING_LEVEL": "ERROR",  # its CPU backend warns of every weight it casts
     "VLLM_CONFIGURE_LOGGING": "1",
 }
 
@@ -89,6 +90,32 @@ def timed(label: str, load: Callable[[], T], say: Callable[[str], None]) -> T:
     value = load()
     say(f"Loaded {label} in {time.perf_counter() - start:.1f} s.")
     return value
+
+
+@contextmanager
+def loaded_models(
+    args: argparse.Namespace, say: Callable[[str], None]
+) -> Iterator[tuple[BaseChatModel, RewardModel]]:
+    """The policy and reward the flags choose; engines they started are shut down on exit.
+
+    Closing them before the interpreter exits keeps vLLM from reporting its own shutdown as a
+    dead engine.
+    """
+    policy = timed("the policy model", lambda: load_policy(args), say)
+    try:
+        reward = timed("the reward model", lambda: load_reward(args, policy), say)
+        try:
+            yield policy, reward
+        finally:
+            _close(reward)
+    finally:
+        _close(policy)
+
+
+def _close(model: object) -> None:
+    close = getattr(model, "close", None)
+    if callable(close):
+        close()
 
 
 def load_policy(args: argparse.Namespace) -> BaseChatModel:

@@ -94,20 +94,18 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise CLIError(str(e)) from None
     progress = Progress(args.quiet)
-    policy = models.timed("the policy model", lambda: models.load_policy(args), progress.say)
-    reward = models.timed(
-        "the reward model", lambda: models.load_reward(args, policy), progress.say
-    )
-    chain = TPOChain(policy=policy, reward=reward, config=config)
-
     state: dict[str, Any] = {}
-    stream = chain.graph.stream(graph_input, chain.run_config(), stream_mode=["custom", "values"])
-    for mode, chunk in stream:
-        assert isinstance(chunk, dict)
-        if mode == "custom":
-            progress.event(dict(chunk), config.max_iterations)
-        else:
-            state = dict(chunk)
+    with models.loaded_models(args, progress.say) as (policy, reward):
+        chain = TPOChain(policy=policy, reward=reward, config=config)
+        stream = chain.graph.stream(
+            graph_input, chain.run_config(), stream_mode=["custom", "values"]
+        )
+        for mode, chunk in stream:
+            assert isinstance(chunk, dict)
+            if mode == "custom":
+                progress.event(dict(chunk), config.max_iterations)
+            else:
+                state = dict(chunk)
     result = TPOResult.from_state(state)
     seconds = time.perf_counter() - progress.start
     if args.json:

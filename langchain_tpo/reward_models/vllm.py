@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import model_validator
+from pydantic import PrivateAttr, model_validator
 
 from langchain_tpo.reward_models._checkpoint import default_max_length, require
 from langchain_tpo.reward_models.base import Pair, Reward
@@ -37,6 +37,8 @@ class VLLMRewardModel(CheckpointRewardModel):
 
     llm: Any
     """A `vllm.LLM` created with `runner="pooling"`."""
+
+    _owns_engine: bool = PrivateAttr(default=False)
 
     @model_validator(mode="after")
     def _prepare(self) -> Self:
@@ -105,7 +107,7 @@ class VLLMRewardModel(CheckpointRewardModel):
             engine_kwargs.setdefault("max_model_len", max_length)
         engine_kwargs.setdefault("runner", "pooling")
         llm = LLM(model=path, **engine_kwargs)
-        return cls(
+        reward = cls(
             llm=llm,
             tokenizer=tokenizer,
             model_name=path,
@@ -113,6 +115,18 @@ class VLLMRewardModel(CheckpointRewardModel):
             chat_template=chat_template,
             label_index=label_index,
         )
+        reward._owns_engine = True
+        return reward
+
+    def close(self) -> None:
+        """Shut down the engine if `from_model_id` started it; an `llm` passed in is left alone."""
+        if not self._owns_engine:
+            return
+        self._owns_engine = False
+        engine_core = getattr(getattr(self.llm, "llm_engine", None), "engine_core", None)
+        shutdown = getattr(engine_core, "shutdown", None)
+        if shutdown is not None:
+            shutdown()
 
     def _score(self, pairs: Sequence[Pair]) -> Sequence[float | Reward]:
         from vllm import PoolingParams

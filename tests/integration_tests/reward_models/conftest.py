@@ -48,12 +48,16 @@ def hf_reward(reward_dir: Path) -> Any:
 
 
 @pytest.fixture(scope="package")
-def vllm_reward(reward_dir: Path) -> Any:
-    """The same checkpoint on vLLM's pooling runner, shared by the session."""
+def vllm_reward(reward_dir: Path) -> Iterator[Any]:
+    """The same checkpoint on vLLM's pooling runner, shared by the package, then shut down."""
     pytest.importorskip("vllm")
     from langchain_tpo.reward_models import VLLMRewardModel
 
-    return VLLMRewardModel.from_model_id(reward_dir, **ENGINE_KWARGS)
+    reward = VLLMRewardModel.from_model_id(reward_dir, **ENGINE_KWARGS)
+    try:
+        yield reward
+    finally:
+        reward.close()
 
 
 @pytest.fixture(scope="package")

@@ -46,3 +46,12 @@ def test_max_length_above_the_engine_limit_is_an_error(vllm_reward: Any) -> None
 
     with pytest.raises(ValueError, match="exceeds the engine's max_model_len"):
         VLLMRewardModel(llm=vllm_reward.llm, tokenizer=vllm_reward.tokenizer, max_length=100_000)
+
+
+def test_closing_a_wrapper_leaves_an_engine_it_was_given_running(
+    vllm_reward: Any, pairs: list[Any]
+) -> None:
+    from langchain_tpo.reward_models import VLLMRewardModel
+
+    VLLMRewardModel(llm=vllm_reward.llm, tokenizer=vllm_reward.tokenizer).close()
+    assert len(vllm_reward.score(pairs)) == len(pairs)

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from langchain_tpo.cli import main
+from langchain_tpo.cli import main, models
+from langchain_tpo.cli.errors import CLIError
 from langchain_tpo.evaluation import read_results
+from langchain_tpo.reward_models import FunctionReward
 from langchain_tpo.testing import ScriptedChatModel
 
 
@@ -198,6 +200,55 @@ def test_report_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     (tmp_path / "empty.jsonl").write_text("")
     assert main(["report", str(tmp_path / "empty.jsonl")]) == 2
     assert "no results" in capsys.readouterr().err
+
+
+# -- models are closed --------------------------------------------------------------------------
+
+
+CLOSED: list[str] = []
+
+
+class ClosingPolicy(ScriptedChatModel):
+    def close(self) -> None:
+        CLOSED.append("policy")
+
+
+class ClosingReward(FunctionReward):
+    def close(self) -> None:
+        CLOSED.append("reward")
+
+
+@pytest.mark.parametrize("command", ["run", "eval"])
+def test_engines_are_shut_down_after_the_command(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    CLOSED.clear()
+    monkeypatch.setattr(models, "load_policy", lambda args: ClosingPolicy())
+    reward = ClosingReward(lambda q, r: float(len(r)))
+    monkeypatch.setattr(models, "load_reward", lambda args, policy: reward)
+    if command == "run":
+        argv = ["run", "q", "-n", "2", "-d", "1", "-q"]
+    else:
+        data = write_prompts(tmp_path / "p.jsonl", 2)
+        out = tmp_path / "r.jsonl"
+        argv = ["eval", "--data", str(data), "--mode", "tpo", "--out", str(out), "-n", "2"]
+    assert main(argv) == 0
+    assert CLOSED == ["reward", "policy"]
+
+
+def test_policy_is_shut_down_when_the_reward_fails_to_load(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    CLOSED.clear()
+    monkeypatch.setattr(models, "load_policy", lambda args: ClosingPolicy())
+
+    def no_reward(args: object, policy: object) -> None:
+        raise CLIError("could not load the reward model: missing", exit_code=1)
+
+    monkeypatch.setattr(models, "load_reward", no_reward)
+    assert main(["run", "q", "-q"]) == 1
+    assert "could not load the reward model" in capsys.readouterr().err
+    assert CLOSED == ["policy"]
 
 
 KILLABLE = textwrap.dedent(
