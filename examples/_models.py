@@ -5,6 +5,7 @@ Set TPO_BACKEND=vllm to run the examples on in-process vLLM instead of transform
 
 from __future__ import annotations
 
+import atexit
 import os
 
 from langchain_core.language_models import BaseChatModel
@@ -16,6 +17,8 @@ from langchain_tpo.reward_models import RewardModel, load_default_reward
 # Keep the libraries' advisory warnings out of the examples' output.
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
+os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
 
 BACKEND = os.environ.get("TPO_BACKEND", "transformers")
 SMALL = TPOConfig(num_samples=3, max_iterations=1, max_tokens=96, seed=0)
@@ -23,5 +26,14 @@ SMALL = TPOConfig(num_samples=3, max_iterations=1, max_tokens=96, seed=0)
 
 
 def default_models() -> tuple[BaseChatModel, RewardModel]:
-    """The embedded SmolLM2-135M policy and harmlessness reward model."""
-    return load_default_policy(backend=BACKEND), load_default_reward(backend=BACKEND)
+    """The embedded SmolLM2-135M policy and harmlessness reward model.
+
+    On vLLM both own an engine; they are shut down at exit (`close()`), before vLLM's own exit
+    handlers would report the engines' deaths as crashes.
+    """
+    policy, reward = load_default_policy(backend=BACKEND), load_default_reward(backend=BACKEND)
+    for model in (policy, reward):
+        close = getattr(model, "close", None)
+        if close is not None:
+            atexit.register(close)
+    return policy, reward

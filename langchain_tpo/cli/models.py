@@ -72,6 +72,7 @@ _QUIET_LIBRARIES = {
     "TRANSFORMERS_VERBOSITY": "error",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "VLLM_LOGGING_LEVEL": "ERROR",  # its CPU backend warns of every weight it casts
+    "VLLM_LOGGING_STREAM": "ext://sys.stderr",  # stdout is the answer (or --json)
     "VLLM_CONFIGURE_LOGGING": "1",
 }
 

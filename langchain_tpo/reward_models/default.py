@@ -65,7 +65,7 @@ def load_default_reward(
 
     Returns:
         A reward model giving raw harmlessness rewards (higher is better; only differences
-        between scores are meaningful).
+        between scores are meaningful). Call `close()` on a vLLM one to stop its engine.
 
     Raises:
         ImportError: The backend or the default-models extra is not installed.
