@@ -19,7 +19,7 @@ from langgraph.config import get_stream_writer
 
 from langchain_tpo.config import TPOConfig
 from langchain_tpo.inputs import conversation, validate_input
-from langchain_tpo.parsing import extract_response
+from langchain_tpo.parsing import extract_response, scaffold_lines
 from langchain_tpo.prompts import MARKERS, TPOPrompts, render_context, render_notes
 from langchain_tpo.reward_models.base import Pair, Query, Reward, RewardModel
 from langchain_tpo.sampling import Samples, SamplingParams, asample, derive_seed, sample
@@ -67,6 +67,7 @@ class TPONodes:
         self._reward = Lazy(reward)
         self.config = config
         self.prompts = prompts
+        self._rewrite_scaffold = scaffold_lines(prompts.rewrite)
 
     @property
     def policy(self) -> Runnable:
@@ -151,7 +152,8 @@ class TPONodes:
             if not added:
                 update["warnings"] = [
                     f"Iteration {round_} produced no usable rewrite "
-                    f"({step.get('empty_outputs', 0)} empty); the cache is kept as it was."
+                    f"({step.get('empty_outputs', 0)} empty, {step.get('prompt_echoes', 0)} "
+                    "repeating the prompt); the cache is kept as it was."
                 ]
         iterations_done = len(state.get("history", [])) + (1 if round_ >= 0 else 0)
         history_scores = [*state.get("best_scores", []), *update.get("best_scores", [])]
@@ -256,17 +258,24 @@ class TPONodes:
         return _format(self.prompts.rewrite, variables)
 
     def _rewrite_update(self, state: TPOState, samples: Samples) -> Update:
-        extracted = [extract_response(t) for t in samples.texts]
+        extracted = [extract_response(t, scaffold=self._rewrite_scaffold) for t in samples.texts]
         usable = [e.text for e in extracted if e.text]
         misses = sum(1 for e in extracted if e.text and not e.had_markers)
+        echoes = sum(1 for e in extracted if e.echoed_prompt)
         empty = len(extracted) - len(usable)
-        step = {**state["step"], "marker_misses": misses, "empty_outputs": empty}
+        step = {
+            **state["step"],
+            "marker_misses": misses,
+            "prompt_echoes": echoes,
+            "empty_outputs": empty,
+        }
         return {
             "step": step,
             "round": step["iteration"],
             "pending": usable,
             "model_calls": samples.requests,
             "marker_misses": misses,
+            "prompt_echoes": echoes,
             "empty_outputs": empty,
             "failures": samples.failures,
             "warnings": _failure_warnings(samples, "rewrite"),

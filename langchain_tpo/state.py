@@ -38,6 +38,7 @@ class IterationDict(StepDict, total=False):
 
     candidates: list[CandidateDict]
     marker_misses: int
+    prompt_echoes: int
     empty_outputs: int
 
 
@@ -69,6 +70,7 @@ class TPOState(TPOInput, total=False):
     """Best reward in the cache after the initial round and after each iteration."""
     model_calls: Annotated[int, operator.add]
     marker_misses: Annotated[int, operator.add]
+    prompt_echoes: Annotated[int, operator.add]
     empty_outputs: Annotated[int, operator.add]
     failures: Annotated[int, operator.add]
     warnings: Annotated[list[str], operator.add]
@@ -106,6 +108,8 @@ class IterationRecord(BaseModel):
     """The rewrites this iteration produced (usable ones), with their rewards."""
     marker_misses: int = 0
     """Rewrites that lacked the response markers and were used whole."""
+    prompt_echoes: int = 0
+    """Rewrites that went on to repeat the rewrite prompt's lines; cut before the first."""
     empty_outputs: int = 0
     """Rewrites that came back empty and could not be used."""
 
@@ -129,7 +133,11 @@ class TPOResult(BaseModel):
     model_calls: int = 0
     """Policy requests made (a request for N samples through `n` counts once)."""
     marker_misses: int = 0
+    """Rewrites without the response markers, used whole."""
+    prompt_echoes: int = 0
+    """Rewrites cut before lines that repeated the rewrite prompt (see `parsing`)."""
     empty_outputs: int = 0
+    """Samples and rewrites with no usable text (empty, or nothing left before an echo)."""
     failures: int = 0
     """Policy requests that failed and were skipped (the run went on with the others)."""
     stop_reason: str | None = None
@@ -163,6 +171,7 @@ class TPOResult(BaseModel):
             best_scores=list(state.get("best_scores", [])),
             model_calls=state.get("model_calls", 0),
             marker_misses=state.get("marker_misses", 0),
+            prompt_echoes=state.get("prompt_echoes", 0),
             empty_outputs=state.get("empty_outputs", 0),
             failures=state.get("failures", 0),
             stop_reason=state.get("stop_reason"),
@@ -195,5 +204,6 @@ def _record(h: IterationDict) -> IterationRecord:
         suggestion=h.get("suggestion", ""),
         candidates=[Candidate(**c) for c in h.get("candidates", [])],
         marker_misses=h.get("marker_misses", 0),
+        prompt_echoes=h.get("prompt_echoes", 0),
         empty_outputs=h.get("empty_outputs", 0),
     )

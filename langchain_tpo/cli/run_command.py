@@ -132,7 +132,8 @@ def render(result: TPOResult, seconds: float) -> str:
         lines.append(f"{name:<14}{len(scores):>8}{step_best:>14}{so_far:>+13.3f}")
     lines.append(
         f"stopped: {result.stop_reason} · {result.model_calls} model requests · "
-        f"{result.marker_misses} rewrites without markers · {result.empty_outputs} empty · "
+        f"{result.marker_misses} rewrites without markers · "
+        f"{result.prompt_echoes} cut at an echoed prompt · {result.empty_outputs} empty · "
         f"{result.failures} failed · {seconds:.1f} s"
     )
     lines += [f"warning: {w}" for w in result.warnings]

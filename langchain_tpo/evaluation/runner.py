@@ -93,6 +93,7 @@ def result_row(
         "stop_reason": result.stop_reason,
         "model_calls": result.model_calls,
         "marker_misses": result.marker_misses,
+        "prompt_echoes": result.prompt_echoes,
         "empty_outputs": result.empty_outputs,
         "failures": result.failures,
         "warnings": result.warnings,

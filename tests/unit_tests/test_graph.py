@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from langchain_core.messages import BaseMessage
 
 from langchain_tpo import TPOChain, TPOConfig, create_tpo_graph
@@ -219,6 +221,28 @@ def test_round_with_nothing_usable_keeps_the_cache(length_reward: FunctionReward
     assert result.empty_outputs == 4
     assert any("no usable rewrite" in w for w in result.warnings)
     assert len(result.history) == 2
+
+
+def test_rewrites_that_replay_the_prompt_are_cut_and_counted(
+    length_reward: FunctionReward,
+) -> None:
+    def responder(messages: list[BaseMessage], index: int) -> str:
+        stage = stage_of(messages)
+        if stage == "rewrite":
+            answer = f"rewrite {index}\n" if index % 2 else "Here is my improved answer:\n"
+            return answer + "\nA user asked:\nq\n\nSuggested improvements:\n" + "x" * 200
+        return f"{stage} {index}"
+
+    policy = ScriptedChatModel(responder=responder)
+    result = TPOChain(
+        policy=policy, reward=length_reward, config=TPOConfig(num_samples=4, max_iterations=1)
+    ).invoke("q")
+    rewrites = [c.text for c in result.candidates if c.iteration == 0]
+    assert len(rewrites) == 2
+    assert all(re.fullmatch(r"rewrite \d+", text) for text in rewrites)
+    assert result.prompt_echoes == result.history[0].prompt_echoes == 4
+    assert result.empty_outputs == 2  # the two that were nothing but a lead-in and the echo
+    assert "x" * 200 not in result.response
 
 
 def test_no_usable_initial_sample_is_reported(length_reward: FunctionReward) -> None:
