@@ -79,10 +79,9 @@ def extract_response(
     """
     pairs = re.findall(re.escape(start) + r"(.*?)" + re.escape(end), output, flags=re.DOTALL)
     if pairs:
-        text, echoed = cut_prompt_echo(pairs[-1].strip(), scaffold)
-        return Extracted(text, had_markers=True, echoed_prompt=echoed)
-    s = output.rfind(start)
-    if s != -1:
-        output = output[s + len(start) :]
-    text, echoed = cut_prompt_echo(output.replace(end, "").strip(), scaffold)
-    return Extracted(text, had_markers=False, echoed_prompt=echoed)
+        found = pairs[-1]
+    else:
+        s = output.rfind(start)
+        found = (output[s + len(start) :] if s != -1 else output).replace(end, "")
+    text, echoed = cut_prompt_echo(found.strip(), scaffold)
+    return Extracted(text, had_markers=bool(pairs), echoed_prompt=echoed)
