@@ -12,13 +12,11 @@ from langchain_core.language_models import BaseChatModel
 
 from langchain_tpo import TPOConfig
 from langchain_tpo.chat_models import load_default_policy
+from langchain_tpo.cli.models import quiet_libraries
 from langchain_tpo.reward_models import RewardModel, load_default_reward
 
-# Keep the libraries' advisory warnings out of the examples' output.
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
-os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
+# Keep the libraries' advisory warnings out of the examples' output, as the tpo command does.
+quiet_libraries()
 
 BACKEND = os.environ.get("TPO_BACKEND", "transformers")
 SMALL = TPOConfig(num_samples=3, max_iterations=1, max_tokens=96, seed=0)
