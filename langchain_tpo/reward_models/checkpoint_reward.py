@@ -19,7 +19,7 @@ from langchain_tpo.reward_models.base import Pair, RewardModel
 from langchain_tpo.reward_models.formatting import (
     EncodedPair,
     RewardInputFormatter,
-    warn_truncated,
+    count_truncated,
 )
 
 
@@ -60,11 +60,7 @@ class CheckpointRewardModel(RewardModel):
     def _encode(self, pairs: Sequence[Pair]) -> list[EncodedPair]:
         """Token ids of every pair; truncations are counted and logged."""
         encoded = self._formatter.encode_all(pairs)
-        n_truncated = sum(item.truncated for item in encoded)
-        if n_truncated:
-            self.truncated += n_truncated
-            assert self.max_length is not None
-            warn_truncated(self.get_name(), n_truncated, len(pairs), self.max_length)
+        self.truncated += count_truncated(self.get_name(), encoded, self._formatter.max_length)
         return encoded
 
 

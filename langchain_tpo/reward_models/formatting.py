@@ -136,14 +136,16 @@ class RewardInputFormatter:
         return [*prefix, *body[:keep_body], *suffix][-self.max_length :]
 
 
-def warn_truncated(model_name: str, truncated: int, total: int, max_length: int) -> None:
-    """Log a warning that some pairs were cut to fit the reward model."""
+def count_truncated(model_name: str, encoded: Sequence[EncodedPair], max_length: int) -> int:
+    """How many of `encoded` were truncated; logs a warning naming the model when any were."""
+    truncated = sum(item.truncated for item in encoded)
     if truncated:
         logger.warning(
             "%s: %d of %d pair(s) exceeded max_length=%d tokens and were truncated from the "
             "end of the response; their scores only reflect the part that fits.",
             model_name,
             truncated,
-            total,
+            len(encoded),
             max_length,
         )
+    return truncated

@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field, PrivateAttr
 
 from langchain_tpo.reward_models._checkpoint import default_max_length, require
 from langchain_tpo.reward_models.base import Pair, Reward, RewardModel, RewardModelError
-from langchain_tpo.reward_models.formatting import RewardInputFormatter, warn_truncated
+from langchain_tpo.reward_models.formatting import RewardInputFormatter, count_truncated
 
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -108,10 +108,7 @@ class RemoteRewardModel(RewardModel):
     def _body(self, pairs: Sequence[Pair]) -> dict[str, Any]:
         formatter = self._get_formatter()
         encoded = formatter.encode_all(pairs)
-        n_truncated = sum(item.truncated for item in encoded)
-        if n_truncated:
-            self.truncated += n_truncated
-            warn_truncated(self.get_name(), n_truncated, len(pairs), formatter.max_length)
+        self.truncated += count_truncated(self.get_name(), encoded, formatter.max_length)
         body: dict[str, Any] = {
             "model": self.model,
             "input": [item.input_ids for item in encoded],
