@@ -54,6 +54,14 @@ class TPOConfig(BaseModel):
     """Stop as soon as the best reward in the cache reaches this value."""
     patience: int | None = None
     """Stop once the best reward has not improved for this many iterations in a row."""
+    request_timeout_s: float | None = 600.0
+    """Seconds one policy or reward request may take before it counts as failed; None: no limit."""
+    timeout_s: float | None = None
+    """Seconds the whole run may take; then the best answer so far is returned
+    (`stop_reason="timeout"`). None: no limit."""
+    max_retries: int = 2
+    """Times a failed policy or reward request is tried again (with backoff) before its stage
+    counts as failed."""
 
     @field_validator("num_samples")
     @classmethod
@@ -102,6 +110,20 @@ class TPOConfig(BaseModel):
         if v is not None and not math.isfinite(v):
             msg = f"target_score must be a finite number or None; got {v!r}."
             raise ValueError(msg)
+        return v
+
+    @field_validator("request_timeout_s", "timeout_s")
+    @classmethod
+    def _timeouts(cls, v: float | None, info: Any) -> float | None:
+        if v is not None and not (math.isfinite(v) and v > 0):
+            msg = f"{info.field_name} must be a positive number of seconds or None; got {v!r}."
+            raise ValueError(msg)
+        return v
+
+    @field_validator("max_retries")
+    @classmethod
+    def _max_retries(cls, v: int) -> int:
+        _check_range("max_retries", v, 0, 20, "retries of a failed request")
         return v
 
     @field_validator("patience")

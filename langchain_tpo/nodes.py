@@ -109,6 +109,7 @@ class TPONodes:
             "round": -1,
             "pending": drafts + usable,
             "model_calls": samples.requests,
+            "usage": samples.usage,
             "empty_outputs": len(texts) - len(usable),
             "failures": samples.failures,
             "warnings": _failure_warnings(samples, "sample"),
@@ -274,6 +275,7 @@ class TPONodes:
             "round": step["iteration"],
             "pending": usable,
             "model_calls": samples.requests,
+            "usage": samples.usage,
             "marker_misses": misses,
             "prompt_echoes": echoes,
             "empty_outputs": empty,
@@ -333,6 +335,7 @@ def _single_text_update(step: Any, key: str, samples: Samples, extra: Update) ->
     return {
         "step": {**step, key: text},
         "model_calls": samples.requests,
+        "usage": samples.usage,
         "failures": samples.failures,
         "warnings": warnings + _failure_warnings(samples, key),
     }

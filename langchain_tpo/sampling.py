@@ -45,8 +45,34 @@ class Samples:
 
     texts: list[str] = field(default_factory=list)
     requests: int = 0
+    usage: dict[str, int] = field(default_factory=dict)
+    """Token usage of the requests, where the model reports it."""
     failures: int = 0
     errors: list[str] = field(default_factory=list)
+
+    def add_usage(self, usage: Any) -> None:
+        """Add one request's `{"input_tokens", "output_tokens", "total_tokens"}`."""
+        for key in ("input_tokens", "output_tokens", "total_tokens"):
+            value = (usage or {}).get(key)
+            if value:
+                self.usage[key] = self.usage.get(key, 0) + int(value)
+
+
+def result_usage(result: Any) -> dict[str, int] | None:
+    """Token usage of one `generate` call: the provider's total (`llm_output`), else the
+    first generation's `usage_metadata` (providers put the request's usage on each of the n
+    generations, so adding them up would count the prompt n times)."""
+    token_usage = (getattr(result, "llm_output", None) or {}).get("token_usage") or {}
+    if token_usage.get("total_tokens"):
+        return {
+            "input_tokens": int(token_usage.get("prompt_tokens", 0)),
+            "output_tokens": int(token_usage.get("completion_tokens", 0)),
+            "total_tokens": int(token_usage["total_tokens"]),
+        }
+    generations = result.generations[0] if getattr(result, "generations", None) else []
+    messages = [getattr(g, "message", None) for g in generations]
+    usages = [getattr(m, "usage_metadata", None) for m in messages]
+    return usages[0] if usages and usages[0] else None
 
 
 def derive_seed(base: int, *parts: object) -> int:
@@ -130,12 +156,14 @@ def sample(
             seed=params.seed,
         )
         out.texts, out.requests = list(texts[0]), 1
+        out.add_usage(_usage)
     elif kind == "native":
         inner, bound = _unwrap(model)
         assert isinstance(inner, BaseChatModel)
         kwargs = {**bound, **_knobs(inner, params, params.seed), "n": n}
         result = inner.generate([list(messages)], **_generate_kwargs(config), **kwargs)
         out.texts, out.requests = [g.text for g in result.generations[0]], 1
+        out.add_usage(result_usage(result))
     if len(out.texts) < n:
         _fan_out(model, messages, n - len(out.texts), params, config, out)
     return out
@@ -162,6 +190,7 @@ async def asample(
         kwargs = {**bound, **_knobs(inner, params, params.seed), "n": n}
         result = await inner.agenerate([list(messages)], **_generate_kwargs(config), **kwargs)
         out.texts, out.requests = [g.text for g in result.generations[0]], 1
+        out.add_usage(result_usage(result))
     if len(out.texts) < n:
         await _afan_out(model, messages, n - len(out.texts), params, config, out)
     return out
@@ -178,9 +207,9 @@ def _fan_out(
     inner, _ = _unwrap(model)
     calls = [_knobs(inner, params, seed) for seed in _seeds(params, n)]
 
-    def one(kwargs: dict[str, Any]) -> str | BaseException:
+    def one(kwargs: dict[str, Any]) -> BaseMessage | BaseException:
         try:
-            return model.invoke(list(messages), config, **kwargs).text
+            return model.invoke(list(messages), config, **kwargs)
         except Exception as e:
             return e
 
@@ -206,15 +235,18 @@ async def _afan_out(
         *(model.ainvoke(list(messages), config, **kwargs) for kwargs in calls),
         return_exceptions=True,
     )
-    _collect([r if isinstance(r, BaseException) else r.text for r in results], out)
+    _collect(list(results), out)
 
 
-def _collect(results: list[str | BaseException], out: Samples) -> None:
+def _collect(results: list[Any], out: Samples) -> None:
     errors = [r for r in results if isinstance(r, BaseException)]
+    replies = [r for r in results if not isinstance(r, BaseException)]
     out.requests += len(results)
     out.failures += len(errors)
     out.errors += [f"{type(e).__name__}: {e}" for e in errors]
-    out.texts += [r for r in results if isinstance(r, str)]
+    out.texts += [r.text for r in replies]
+    for reply in replies:
+        out.add_usage(getattr(reply, "usage_metadata", None))
     if errors and len(errors) == len(results) and not out.texts:
         # Nothing came back at all: the model is broken, not flaky. Surface the real error.
         raise errors[0]

@@ -14,6 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
 
+def add_usage(left: dict[str, int] | None, right: dict[str, int] | None) -> dict[str, int]:
+    """Reducer of token usage: add the counts key by key."""
+    total = dict(left or {})
+    for key, value in (right or {}).items():
+        total[key] = total.get(key, 0) + value
+    return total
+
+
 class CandidateDict(TypedDict):
     """One scored response in the cache."""
 
@@ -73,6 +81,8 @@ class TPOState(TPOInput, total=False):
     prompt_echoes: Annotated[int, operator.add]
     empty_outputs: Annotated[int, operator.add]
     failures: Annotated[int, operator.add]
+    usage: Annotated[dict[str, int], add_usage]
+    """Token usage of every policy request (input, output, total), where the model reports it."""
     warnings: Annotated[list[str], operator.add]
     stop_reason: NotRequired[str]
 
@@ -140,6 +150,9 @@ class TPOResult(BaseModel):
     """Samples and rewrites with no usable text (empty, or nothing left before an echo)."""
     failures: int = 0
     """Policy requests that failed and were skipped (the run went on with the others)."""
+    usage: dict[str, int] = Field(default_factory=dict)
+    """Token usage of all policy requests summed (`input_tokens`, `output_tokens`,
+    `total_tokens`), where the policy reports it; empty when it does not."""
     stop_reason: str | None = None
     """Why the loop ended: max_iterations, target_score, patience, bon, no_usable_response."""
     warnings: list[str] = Field(default_factory=list)
@@ -174,6 +187,7 @@ class TPOResult(BaseModel):
             prompt_echoes=state.get("prompt_echoes", 0),
             empty_outputs=state.get("empty_outputs", 0),
             failures=state.get("failures", 0),
+            usage=dict(state.get("usage") or {}),
             stop_reason=state.get("stop_reason"),
             warnings=list(state.get("warnings", [])),
             done=done,

@@ -105,7 +105,28 @@ class ScriptedChatModel(BaseChatModel):
             self._requests.append(Request(list(messages), dict(kwargs), n))
             indices = [next(self._counter) for _ in range(n)]
         texts = [self.responder(list(messages), i) for i in indices]
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(t)) for t in texts])
+        # Token usage as a real provider reports it: words stand in for tokens.
+        prompt = sum(len(m.text.split()) for m in messages)
+        completion = sum(len(t.split()) for t in texts)
+        generations = [
+            ChatGeneration(
+                message=AIMessage(
+                    t,
+                    usage_metadata={
+                        "input_tokens": prompt,
+                        "output_tokens": len(t.split()),
+                        "total_tokens": prompt + len(t.split()),
+                    },
+                )
+            )
+            for t in texts
+        ]
+        usage = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+        return ChatResult(generations=generations, llm_output={"token_usage": usage})
 
     def _generate(
         self,

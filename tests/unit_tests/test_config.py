@@ -54,3 +54,13 @@ def test_overrides_validate_and_ignore_foreign_keys() -> None:
     assert config.with_overrides({"thread_id": "x"}) is config
     with pytest.raises(ValueError, match="num_samples"):
         config.with_overrides({"num_samples": 0})
+
+
+def test_timeouts_must_be_positive_seconds() -> None:
+    for field in ("request_timeout_s", "timeout_s"):
+        for bad in (0, -1, float("inf"), float("nan")):
+            with pytest.raises(ValueError, match=field):
+                TPOConfig(**{field: bad})
+    assert TPOConfig(timeout_s=None, request_timeout_s=None).timeout_s is None
+    with pytest.raises(ValueError, match="max_retries"):
+        TPOConfig(max_retries=-1)

@@ -382,3 +382,14 @@ def test_reward_feedback_reaches_the_critique(policy: ScriptedChatModel) -> None
     ).invoke("q")
     (critique,) = policy.requests_for("critique")
     assert "remark on" in critique.messages[-1].text
+
+
+def test_token_usage_of_every_policy_request_is_summed(length_reward: FunctionReward) -> None:
+    for policy in (ScriptedChatModel(), ScriptedChatModelWithN()):
+        result = TPOChain(
+            policy=policy, reward=length_reward, config=TPOConfig(num_samples=3, max_iterations=1)
+        ).invoke("how do plants grow")
+        prompt_words = sum(sum(len(m.text.split()) for m in r.messages) for r in policy.requests)
+        assert result.usage["input_tokens"] == prompt_words
+        assert result.usage["output_tokens"] > 0
+        assert result.usage["total_tokens"] == prompt_words + result.usage["output_tokens"]
