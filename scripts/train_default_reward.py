@@ -19,7 +19,8 @@ answer scores higher) per family on held-out rows, against a fixed review senten
 policy's own answers vs its own scaffolded rewrites.
 
 Usage:
-    python scripts/reward_policy_outputs.py                    # once: the policy's outputs
+    python scripts/reward_policy_outputs.py --train-prompts 48 --held-out-prompts 0 \
+        --backend transformers                                 # once: the policy's outputs
     python scripts/train_default_reward.py                     # extract, fit, write the head
     python scripts/train_default_reward.py --evaluate-only     # figures of the shipped model
     python scripts/train_default_reward.py --evaluate-only --backend vllm
@@ -52,6 +53,10 @@ HEAD_DIR = REPO / "langchain_tpo" / "reward_models" / "data"
 CACHE = Path("/tmp/langchain-tpo-reward-features")
 POLICY_OUTPUTS = CACHE / "policy_outputs.jsonl"
 BENCHMARK_RESULTS = [REPO / "benchmarks" / "quality" / f"{m}.jsonl" for m in ("tpo", "revision")]
+POLICY_COMMAND = (
+    "python scripts/reward_policy_outputs.py --train-prompts 48 --held-out-prompts 0 "
+    "--backend transformers"
+)
 MAX_LENGTH = 512
 NEGATIVES_PER_ROW = 2
 FAMILY_EVAL_ROWS = 100
@@ -297,7 +302,8 @@ def train(args: argparse.Namespace) -> None:
     train_set = pair_set(extractor, pairs, "train")
 
     chosen, selections = choose(train_set)
-    weight = fit(train_set, chosen.l2, chosen.neg_weight).astype(np.float32)
+    weight = fit(train_set, chosen.l2, chosen.neg_weight, chosen.off_topic_weight)
+    weight = weight.astype(np.float32)
     train_wins = wins(train_set, weight)
     train_by_kind = {
         kind: round(float(train_wins[train_set.kind == kind].mean()), 4)
@@ -309,7 +315,8 @@ def train(args: argparse.Namespace) -> None:
 
     results = run_checks(checks, scorer)
     print(
-        f"chosen l2={chosen.l2:g} neg_weight={chosen.neg_weight:g}; training accuracy by "
+        f"chosen l2={chosen.l2:g} neg_weight={chosen.neg_weight:g} "
+        f"off_topic_weight={chosen.off_topic_weight:g}; training accuracy by "
         f"kind {train_by_kind}",
         flush=True,
     )
@@ -328,7 +335,8 @@ def train(args: argparse.Namespace) -> None:
         "architecture": "LlamaForSequenceClassification, num_labels=1, score head trained",
         "objective": (
             "Bradley-Terry (pairwise logistic) on frozen last-token final-layer states: mean "
-            "loss on HH pairs + neg_weight * mean loss on (answer, non-answer) pairs + L2"
+            "loss on HH pairs + neg_weight * weighted mean loss on (answer, non-answer) pairs "
+            "(off-topic pairs weighted off_topic_weight relative to the others) + L2"
         ),
         "features": f"chat template of the base model, full dialogue, max_length={MAX_LENGTH}",
         "data": "HH-RLHF harmless-base test pairs (benchmarks/hh_rlhf.jsonl)",
@@ -341,14 +349,13 @@ def train(args: argparse.Namespace) -> None:
             "held_out_rule": "the held-out family is generated only for held-out rows and "
             "never used for training or for choosing settings",
             "policy_outputs": {
-                "command": "python scripts/reward_policy_outputs.py",
+                "command": POLICY_COMMAND,
                 "prompts": "langchain_tpo.prompts (critique, suggest, rewrite), one iteration "
-                "by hand: 2 answers, critique, suggestions, 2 rewrites; vLLM, temperature "
-                "0.7, top_p 0.95, max_tokens 96",
+                "by hand per row: 2 answers, a critique of the first against the second, "
+                "suggestions, 2 rewrites (extracted as TPO extracts them); temperature 0.7, "
+                "top_p 0.95, max_tokens 96",
                 "selection": "texts that langchain_tpo.answer_kinds.is_scaffolding flags",
                 "sha256": hashlib.sha256(args.policy_outputs.read_bytes()).hexdigest()[:16],
-                "rows": "the first 150 training rows and the first 80 held-out rows (in the "
-                "order the script draws them) whose dialogue has at most 1,200 characters",
                 "training_rows_used": summary["policy_rows"],
                 "training_texts_used": summary["policy_scaffolded_texts"],
             },
@@ -359,6 +366,7 @@ def train(args: argparse.Namespace) -> None:
         "train_seed": args.seed,
         "l2": chosen.l2,
         "neg_weight": chosen.neg_weight,
+        "off_topic_weight": chosen.off_topic_weight,
         "selection": (
             f"{FOLDS}-fold cross-validation by row for HH accuracy, leave-one-family-out for "
             f"robustness; best robustness among settings within {HH_TOLERANCE} of the best HH "
@@ -368,6 +376,7 @@ def train(args: argparse.Namespace) -> None:
             {
                 "l2": s.l2,
                 "neg_weight": s.neg_weight,
+                "off_topic_weight": s.off_topic_weight,
                 "hh_accuracy": round(s.hh_accuracy, 4),
                 "leave_one_family_out": {k: round(v, 4) for k, v in s.family_robustness.items()},
             }

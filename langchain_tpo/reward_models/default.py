@@ -5,9 +5,11 @@ use it is combined with the default policy's weights (`langchain_tpo.bundled.def
 into an ordinary `LlamaForSequenceClassification` checkpoint in the user cache, so transformers
 and vLLM load the very same directory. Nothing is downloaded.
 
-The head was fitted by `scripts/train_default_reward.py` on HH-RLHF harmless-base pairs; its
-provenance and held-out accuracy are in `data/default_reward_head.json`. It is a weak reward
-model (a linear probe on a 135M model), meant for trying TPO offline, not for real alignment.
+The head was fitted by `scripts/train_default_reward.py` on HH-RLHF harmless-base pairs and on
+(real answer, non-answer) pairs, so that rewrite scaffolding, review notes and the like score
+below answers; its provenance and held-out figures are in `data/default_reward_head.json`. It
+is a weak reward model (a linear probe on a 135M model), meant for trying TPO offline, not for
+real alignment.
 """
 
 from __future__ import annotations
