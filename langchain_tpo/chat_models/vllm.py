@@ -17,6 +17,7 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from langchain_tpo.chat_models._messages import to_chat_dicts
+from langchain_tpo.errors import ContextLengthError
 from langchain_tpo.chat_models._vllm_engine import (
     AsyncEngineRunner,
     EngineRunner,
@@ -229,7 +230,7 @@ class ChatVLLM(BaseChatModel):
                         f"max_model_len is {limit}: shorten the conversation, or build the engine "
                         f"with a larger max_model_len."
                     )
-                    raise ValueError(msg)
+                    raise ContextLengthError(msg)
                 reply = room if reply is None else min(reply, room)
             prompts.append({"prompt_token_ids": ids})
             params.append(_sampling_params(delta=delta, **base, max_tokens=reply))
