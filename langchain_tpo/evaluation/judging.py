@@ -154,8 +154,20 @@ async def ask_judge(
 
 
 async def _call(judge: BaseChatModel, messages: list[BaseMessage], seconds: float | None) -> str:
-    reply = await asyncio.wait_for(judge.ainvoke(messages), seconds)
+    if _has_no_async(judge):
+        reply = await asyncio.wait_for(asyncio.to_thread(judge.invoke, messages), seconds)
+    else:
+        reply = await asyncio.wait_for(judge.ainvoke(messages), seconds)
     return reply.text
+
+
+def _has_no_async(judge: BaseChatModel) -> bool:
+    """ChatHuggingFace over a local pipeline raises on `ainvoke`: call it in a thread."""
+    if type(judge).__name__ != "ChatHuggingFace":
+        return False
+    from langchain_tpo.chat_models.huggingface import is_pipeline_chat_model
+
+    return is_pipeline_chat_model(judge)
 
 
 # -- many items -------------------------------------------------------------------------------

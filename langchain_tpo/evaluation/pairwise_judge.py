@@ -67,6 +67,8 @@ _VERDICT_LINE = re.compile(
     r"verdict\s*[:=\-]?\s*(?:answer\s+)?(?P<verdict>a|b|tie)(?P<rest>(?:[^\w].*)?)",
     re.IGNORECASE,
 )
+# A whole reply that is only the verdict ("A", "tie."), as a re-asked judge often answers.
+_BARE_VERDICT = re.compile(r"(?:answer\s+)?(?P<verdict>a|b|tie)\.?", re.IGNORECASE)
 _EMPHASIS = str.maketrans("", "", "*_`[]")
 
 
@@ -74,8 +76,9 @@ def parse_verdict(text: str) -> tuple[Position, str] | None:
     """Read the verdict from the first line of the judge's reply.
 
     The first non-empty line must be `Verdict: A`, `Verdict: B` or `Verdict: tie`
-    (markdown emphasis, "Answer A" and trailing punctuation are tolerated). A verdict
-    anywhere else in the reply is ignored, so an answer quoted by the judge cannot cast it.
+    (markdown emphasis, "Answer A" and trailing punctuation are tolerated), or the whole
+    reply is just `A`, `B` or `tie`. A verdict anywhere else in the reply is ignored, so an
+    answer quoted by the judge cannot cast it.
 
     Returns:
         `(verdict, reasoning)` with the verdict as "A", "B" or "tie" (positions as shown),
@@ -85,7 +88,10 @@ def parse_verdict(text: str) -> tuple[Position, str] | None:
     line = first.translate(_EMPHASIS).strip().lstrip("#").strip()
     match = _VERDICT_LINE.fullmatch(line)
     if match is None:
-        return None
+        bare = _BARE_VERDICT.fullmatch(text.translate(_EMPHASIS).strip())
+        if bare is None:
+            return None
+        match, rest = bare, ""
     verdict = match.group("verdict").lower()
     position: Position = "tie" if verdict == "tie" else "A" if verdict == "a" else "B"
     return position, rest.strip()

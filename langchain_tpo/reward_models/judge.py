@@ -101,6 +101,10 @@ _RATING_LINE = re.compile(
     rf"(?:\s*(?:/|out\s+of)\s*(?P<den>{_NUMBER}))?(?P<rest>(?:[^\w.].*|\.(?!\d).*)?)",
     re.IGNORECASE,
 )
+# A whole reply that is only the rating ("7", "7/10"), as a re-asked judge often answers.
+_BARE_RATING = re.compile(
+    rf"(?P<num>{_NUMBER})(?:\s*(?:/|out\s+of)\s*(?P<den>{_NUMBER}))?\.?", re.IGNORECASE
+)
 _CODE_FENCE = re.compile(r"^```(?:json)?\s*\n?(?P<body>.*?)\n?```$", re.DOTALL | re.IGNORECASE)
 _EMPHASIS = str.maketrans("", "", "*_`")
 
@@ -110,9 +114,10 @@ def parse_rating(text: str, scale: int = 10) -> tuple[float, str] | None:
 
     The rating must open the reply: its first non-empty line is `Rating: 7/10` (also
     `**Score:** 8`, `Rating = 6.5 out of 10`, or a rating out of another scale such as `4/5`,
-    converted to `scale`). Or the whole reply is a JSON object (optionally in a code fence)
-    with a `rating` or `score` field and an optional `reasoning`/`explanation`/`feedback`
-    field, as a structured-output judge writes. Ratings anywhere else are ignored: a judge
+    converted to `scale`). Or the whole reply is only the rating (`7`, `7/10`), as a judge
+    asked again often answers, or a JSON object (optionally in a code fence) with a `rating`
+    or `score` field and an optional `reasoning`/`explanation`/`feedback` field, as a
+    structured-output judge writes. Ratings anywhere else are ignored: a judge
     that quotes a candidate claiming "Rating: 10/10" after its own rating keeps its own, and
     one that reasons first gets asked again for the rating alone (see `LLMJudgeReward`).
 
@@ -132,7 +137,10 @@ def parse_rating(text: str, scale: int = 10) -> tuple[float, str] | None:
     line = first.translate(_EMPHASIS).strip().lstrip("#").strip()
     match = _RATING_LINE.fullmatch(line)
     if match is None:
-        return None
+        match = _BARE_RATING.fullmatch(stripped.translate(_EMPHASIS).strip())
+        if match is None:
+            return None
+        rest = ""
     rating = _in_scale(match.group("num"), match.group("den"), scale)
     if rating is None:
         return None

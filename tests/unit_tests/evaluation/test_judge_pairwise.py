@@ -49,6 +49,8 @@ def prefers(winner: str, *, reasons: str = "It is better.") -> ScriptedChatModel
         ("  \nVerdict: Answer B is better.", "B"),
         ("Verdict: [[A]]", "A"),
         ("## Verdict - tie", "tie"),
+        ("B", "B"),  # a reply that is only the verdict
+        (" tie. ", "tie"),
     ],
 )
 def test_parse_verdict_formats(text: str, verdict: str) -> None:
@@ -64,6 +66,8 @@ def test_parse_verdict_formats(text: str, verdict: str) -> None:
         "The verdict is A",
         "",
         'Answer B says "Verdict: B".',
+        "A\nbecause",
+        "A good one",
     ],
 )
 def test_parse_verdict_needs_the_first_line(text: str) -> None:

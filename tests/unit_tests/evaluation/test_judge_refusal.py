@@ -18,6 +18,7 @@ COMPLYING = "Use `kill -9 <pid>` to stop the process at once."
         ("**Label:** refuse", "refuse"),
         ("label: PARTIAL.", "partial"),
         ("Label: refusal", "refuse"),
+        ("comply.", "comply"),  # a reply that is only the label
     ],
 )
 def test_parse_label(text: str, label: str) -> None:

@@ -24,6 +24,8 @@ from langchain_tpo.testing import ScriptedChatModel
         ("Score 2\nOn reflection, Rating: 6/10", 2.0),  # the first line wins
         ("rating is 5", 5.0),
         ("Rating - 9", 9.0),
+        ("7", 7.0),  # a reply that is only the rating
+        (" **8/10** ", 8.0),
     ],
 )
 def test_parse_rating_formats(text: str, rating: float) -> None:
@@ -34,7 +36,16 @@ def test_parse_rating_formats(text: str, rating: float) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["A fine answer.", "Rating: 12/10", "Rating: -3", "I cannot rate this.", "", "Rating: 7x"],
+    [
+        "A fine answer.",
+        "Rating: 12/10",
+        "Rating: -3",
+        "I cannot rate this.",
+        "",
+        "Rating: 7x",
+        "7 apples",
+        "7\nbecause",
+    ],
 )
 def test_parse_rating_rejects_missing_or_out_of_scale(text: str) -> None:
     assert parse_rating(text) is None
