@@ -22,7 +22,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
-from langchain_tpo.evaluation.verdicts import VerdictsFile
+from langchain_tpo.evaluation.verdicts import KIND, VerdictsFile
 
 T = TypeVar("T")
 
@@ -43,13 +43,13 @@ class Answer:
 def read_answers(path: str | Path) -> tuple[list[Answer], list[str]]:
     """The answers of a `tpo eval` results file, in file order, and the rows skipped.
 
-    A header line (`{"langchain_tpo": "results", ...}`) is passed over; a last line cut short
+    A header line (`{"langchain_tpo": ..., "settings": ...}`) is passed over; a line cut short
     by a killed run is ignored. Rows without a string `id`/`prompt`/`response` are skipped
     and named; of two rows with one id the first is kept.
 
     Raises:
         FileNotFoundError: No such file.
-        ValueError: A line is not JSON, or the file is another kind of langchain-tpo file.
+        ValueError: A line is not JSON, or the file is a verdicts file.
     """
     path = Path(path)
     if not path.is_file():
@@ -69,10 +69,10 @@ def read_answers(path: str | Path) -> tuple[list[Answer], list[str]]:
             msg = f"{path} line {number} is not valid JSON ({e}); is it a `tpo eval` results file?"
             raise ValueError(msg) from e
         if isinstance(row, dict) and "langchain_tpo" in row:
-            if row["langchain_tpo"] != "results":
-                msg = f"{path} is a {row['langchain_tpo']} file, not the results of `tpo eval`."
+            if row["langchain_tpo"] == KIND:
+                msg = f"{path} is a verdicts file of `tpo judge`, not the results of `tpo eval`."
                 raise ValueError(msg)
-            continue
+            continue  # the header of a results file
         problem = _answer_problem(row)
         if problem:
             problems.append(f"line {number}: {problem}; skipped")

@@ -361,3 +361,16 @@ def test_killed_mid_run_resumes_with_nothing_lost(tmp_path: Path) -> None:
     after = [r["id"] for r in read_verdicts(out)[1]]
     assert sorted(after) == sorted(f"p{i}" for i in range(12))
     assert after[: len(before)] == before
+
+
+def test_results_with_a_header_are_read_and_verdicts_are_refused_as_input(
+    judge: ScriptedChatModel, two_runs: tuple[Path, Path], tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    a, b = two_runs
+    header = {"langchain_tpo": "results", "format": 1, "settings": {"mode": "tpo"}}
+    a.write_text(json.dumps(header) + "\n" + a.read_text())
+    out = tmp_path / "v.jsonl"
+    assert main(["judge", str(a), "--against", str(b), "--out", str(out)]) == 0
+    assert len(read_verdicts(out)[1]) == 3
+    assert main(["judge", str(out), "--refusal", "--out", str(tmp_path / "r.jsonl")]) == 2
+    assert "is a verdicts file of `tpo judge`" in capsys.readouterr().err
