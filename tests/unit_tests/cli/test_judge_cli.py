@@ -374,3 +374,38 @@ def test_results_with_a_header_are_read_and_verdicts_are_refused_as_input(
     assert len(read_verdicts(out)[1]) == 3
     assert main(["judge", str(out), "--refusal", "--out", str(tmp_path / "r.jsonl")]) == 2
     assert "is a verdicts file of `tpo judge`" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("backend", "temperature", "expected"),
+    [
+        ("vllm", 0.0, {"max_tokens": 33, "temperature": 0.0}),
+        (
+            "transformers",
+            0.0,
+            {"max_new_tokens": 33, "do_sample": False, "temperature": None, "top_p": None},
+        ),
+        ("transformers", 0.5, {"max_new_tokens": 33, "do_sample": True, "temperature": 0.5}),
+    ],
+)
+def test_in_process_judges_are_loaded_greedy_with_the_token_limit(
+    monkeypatch: pytest.MonkeyPatch, backend: str, temperature: float, expected: dict[str, Any]
+) -> None:
+    import langchain_tpo.chat_models as chat_models
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def fake_loader(backend: str, **kwargs: Any) -> ScriptedChatModel:
+        calls.append((backend, kwargs))
+        return ScriptedChatModel()
+
+    monkeypatch.setattr(chat_models, "load_default_policy", fake_loader)
+    args = argparse.Namespace(
+        judge_url=None,
+        judge_model="/models/judge",
+        judge_backend=backend,
+        judge_max_tokens=33,
+        judge_temperature=temperature,
+    )
+    judge_command.load_judge(args)
+    assert calls == [(backend, {"model": "/models/judge", **expected})]
