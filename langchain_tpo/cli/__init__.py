@@ -16,7 +16,7 @@ EXIT_INTERRUPTED = 130
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    from langchain_tpo.cli import eval_command, report_command, run_command
+    from langchain_tpo.cli import eval_command, judge_command, report_command, run_command
 
     parser = argparse.ArgumentParser(
         prog="tpo",
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_command.add_parser(sub)
     eval_command.add_parser(sub)
     report_command.add_parser(sub)
+    judge_command.add_parser(sub)
     return parser
 
 
