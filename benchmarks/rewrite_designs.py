@@ -143,7 +143,7 @@ async def main_async(args: argparse.Namespace) -> None:
         request_timeout_s=None,
     )
     load = os.getloadavg()[0]
-    policy = load_default_policy("vllm")
+    policy = load_default_policy("vllm", kv_cache_memory_bytes=1 << 30)
     reward = load_default_reward("vllm")
     results = []
     try:

@@ -17,7 +17,6 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from langchain_tpo.chat_models._messages import to_chat_dicts
-from langchain_tpo.errors import ContextLengthError
 from langchain_tpo.chat_models._vllm_engine import (
     AsyncEngineRunner,
     EngineRunner,
@@ -27,6 +26,7 @@ from langchain_tpo.chat_models._vllm_engine import (
     require_vllm,
     seeds_kill_engine,
 )
+from langchain_tpo.errors import ContextLengthError
 
 __all__ = ["ChatVLLM"]
 

@@ -202,10 +202,12 @@ class FailingOnce(ScriptedChatModel):
 
     healed: bool = False
 
-    def _respond(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> ChatResult:
+    def _respond(
+        self, messages: list[BaseMessage], kwargs: dict[str, Any], run_manager: Any = None
+    ) -> ChatResult:
         if not self.healed and "question p2" in messages[0].text:
             raise ConnectionError("judge server went away")
-        return super()._respond(messages, kwargs)
+        return super()._respond(messages, kwargs, run_manager)
 
 
 def test_a_failed_prompt_exits_1_and_is_retried(
