@@ -32,6 +32,11 @@ def fence_line(seed: int, texts: Iterable[str]) -> str:
     raise RuntimeError(msg)
 
 
+def tag_of(line: str) -> str:
+    """The random tag of a fence line (`===== x7q2k9aa =====` -> `x7q2k9aa`)."""
+    return line.strip("= ")
+
+
 def fenced(text: str, line: str) -> str:
     """`text` between two copies of the fence `line`."""
     return f"{line}\n{text.strip()}\n{line}"

@@ -30,9 +30,9 @@ from langgraph.runtime import Runtime
 from langchain_tpo import review
 from langchain_tpo.config import TPOConfig
 from langchain_tpo.errors import TPOInputError
-from langchain_tpo.fencing import fence_line, fenced
+from langchain_tpo.fencing import fence_line, fenced, tag_of
 from langchain_tpo.inputs import validate_input
-from langchain_tpo.parsing import extract_response, normalise_line, scaffold_lines
+from langchain_tpo.parsing import HOLE, extract_response, scaffold_lines
 from langchain_tpo.prompts import MARKERS, TPOPrompts, render_context, render_notes
 from langchain_tpo.resilience import RequestPolicy, acall, call, describe
 from langchain_tpo.reward_models.base import Pair, Query, Reward, RewardModel
@@ -491,7 +491,8 @@ class TPONodes:
         return _Plan(step, _format(self.prompts.rewrite, variables), event, [], fence)
 
     def _rewrite_update(self, state: TPOState, plan: _Plan, samples: Samples) -> Update:
-        scaffold = self._rewrite_scaffold | {normalise_line(plan.fence)}
+        # A line carrying the fence's tag is a replay of the prompt, however it is decorated.
+        scaffold = self._rewrite_scaffold | {f"{HOLE}{tag_of(plan.fence).casefold()}{HOLE}"}
         extracted = [extract_response(t, scaffold=scaffold) for t in samples.texts]
         usable = [e.text for e in extracted if e.text]
         counts = {

@@ -107,6 +107,12 @@ def test_a_leading_lead_in_line_is_cut_and_counted() -> None:
     assert not plain.lead_in and plain.text.startswith("Boil")
 
 
+def test_a_line_carrying_the_fence_tag_is_cut() -> None:
+    output = "Some common insults include:\nL'I\n=== htpoqg7t =====\nmore echo"
+    result = extract_response(output, scaffold={"{}htpoqg7t{}"})
+    assert result.text == "Some common insults include:\nL'I" and result.echoed_prompt
+
+
 def test_a_fence_line_echo_is_cut() -> None:
     result = extract_response(
         "Decline kindly.\n===== ab12cd34 =====\nmore", scaffold={"===== ab12cd34 ====="}
