@@ -5,18 +5,22 @@ is started in a fresh process, twice: the first start with an empty vLLM compile
 `VLLM_CACHE_ROOT`), the second reusing it. "start" is the wall time from spawning the process
 to the loaded model, imports included. Then a fixed workload measures speed: the policy
 decodes 5 samples of 128 tokens (`ignore_eos`/`min_new_tokens`, so the count is exact), the
-reward scores 16 pairs. `--compile` compares vLLM compilation settings (`default` is what
-`load_default_policy`/`load_default_reward` use; `inductor` vLLM's own CPU default, `eager` no
-torch.compile).
+reward scores 16 pairs. `--compile` compares vLLM compilation settings (see COMPILE below):
+`default` is what `load_default_policy`/`load_default_reward` use.
 
-(b) `tpo run QUERY` as shipped (its default backend, N, D and tokens), timed end to end from
+(b) With `--setup`, first: the set-up of a fresh clone of this repository's HEAD as
+`./scripts/tpo` does it (`scripts/setup_venv.py`), with an empty pip cache (`PIP_NO_CACHE_DIR=1`),
+a new venv and a new `HOME` (so the default models are converted anew), step by step.
+
+(c) `tpo run QUERY` as shipped (its default backend, N, D and tokens), timed end to end from
 spawning the command, after one untimed run that fills the caches.
 
 The machine's 1-minute load average is printed before and after each measurement: on a busy
 machine the figures are upper bounds. With `--write`, replaces the "Start-up" section of
 benchmarks/RESULTS.md.
 
-Run:  python benchmarks/startup.py [--compile default inductor eager] [--runs 1] [--write]
+Run:  python benchmarks/startup.py [--setup] [--compile default inductor no-aot eager] [--runs 1]
+          [--write]
 """
 
 from __future__ import annotations
@@ -137,6 +141,38 @@ def _spawn(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
     return wall, proc.stdout
 
 
+def measure_setup() -> dict[str, Any]:
+    """Time scripts/setup_venv.py on a fresh clone with an empty pip cache and a new HOME."""
+    import shutil
+
+    root = Path(__file__).resolve().parent.parent
+    work = Path(tempfile.mkdtemp(prefix="fresh-setup-"))
+    try:
+        subprocess.run(["git", "clone", "-q", str(root), str(work / "repo")], check=True)
+        (work / "home").mkdir()
+        env = {"HOME": str(work / "home"), "PIP_NO_CACHE_DIR": "1"}
+        load = [_load()]
+        script = str(work / "repo" / "scripts" / "setup_venv.py")
+        argv = [sys.executable, script, "--root", str(work / "repo"), str(work / "venv")]
+        clean = {k: v for k, v in os.environ.items() if k != "LANGCHAIN_TPO_CACHE"}
+        begin = time.perf_counter()
+        proc = subprocess.run(
+            argv, env={**clean, **env}, capture_output=True, text=True, check=False
+        )
+        total = time.perf_counter() - begin
+        load.append(_load())
+        if proc.returncode != 0:
+            msg = f"set-up failed:\n{proc.stderr[-3000:]}"
+            raise RuntimeError(msg)
+        steps = re.findall(r"^\[\d+/\d+\] (.+)\.\.\.$", proc.stderr, re.M)
+        times = re.findall(r"^\[\d+/\d+\] done in (\d+):(\d+)", proc.stderr, re.M)
+        seconds = [60 * int(m) + int(s) for m, s in times]
+        print(proc.stderr, flush=True)
+        return {"steps": list(zip(steps, seconds, strict=True)), "total": total, "load": load}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def measure_model(kind: str, compile_name: str) -> dict[str, Any]:
     """First and second start of one model in fresh processes, sharing a new vLLM cache."""
     cache = tempfile.mkdtemp(prefix="vllm-cache-")
@@ -182,33 +218,54 @@ def _loads(values: list[float]) -> str:
     return " → ".join(f"{v:.1f}" for v in values)
 
 
-def render(models: list[dict[str, Any]], runs: list[dict[str, Any]], command: str) -> str:
+def render(
+    setup: dict[str, Any] | None,
+    models: list[dict[str, Any]],
+    runs: list[dict[str, Any]],
+    command: str,
+) -> str:
     """The RESULTS.md section."""
     from _results import machine
 
     lines = [
         SECTION,
         "",
-        f"`{command}`. Machine: {machine()}. Each start is a fresh process, timed from spawn "
-        "to the loaded model (imports included); *cold* is the first start with an empty vLLM "
-        "compile caches (new `VLLM_CACHE_ROOT` and `TORCHINDUCTOR_CACHE_DIR`), *warm* the next "
-        "one reusing them (for "
-        "transformers there is no compile cache: both are plain restarts). Speed, measured in "
-        f"the warm process: the policy decodes {DECODE_SAMPLES} samples of {DECODE_TOKENS} "
-        f"tokens, the reward scores {REWARD_PAIRS} pairs. The 1-minute load average is given "
-        "before and after each row: above 2 other processes shared the two cores, and the "
-        "times are upper bounds.",
-        "",
-        "| model | backend | vLLM compilation | cold start (s) | warm start (s) | speed | load |",
-        "|---|---|---|---|---|---|---|",
+        f"`{command}`. Machine: {machine()}. The 1-minute load average is given before and "
+        "after each measurement: above 2, other processes shared the two cores and the times "
+        "are upper bounds.",
     ]
-    for row in models:
-        role, backend = row["kind"].split("-")
-        comp = row["compile"] if backend == "vllm" else "-"
-        lines.append(
-            f"| {role} | {backend} | {comp} | {row['cold']:.1f} | {row['warm']:.1f} | "
-            f"{row['speed']} | {_loads(row['load'])} |"
-        )
+    if setup:
+        lines += [
+            "",
+            "Set-up of a fresh clone (`scripts/setup_venv.py`, empty pip cache, new venv and "
+            f"`HOME`), load {_loads(setup['load'])}:",
+            "",
+            "| step | time (s) |",
+            "|---|---|",
+            *[f"| {title} | {secs} |" for title, secs in setup["steps"]],
+            f"| **total** | **{setup['total']:.0f}** |",
+        ]
+    if models:
+        lines += [
+            "",
+            "Each start is a fresh process, timed from spawn to the loaded model (imports "
+            "included); *cold* is the first start with empty compile caches (new "
+            "`VLLM_CACHE_ROOT` and `TORCHINDUCTOR_CACHE_DIR`), *warm* the next one reusing "
+            "them (transformers has no compile cache: both are plain restarts). Speed, in the "
+            f"warm process: the policy decodes {DECODE_SAMPLES} samples of {DECODE_TOKENS} "
+            f"tokens, the reward scores {REWARD_PAIRS} pairs.",
+            "",
+            "| model | backend | vLLM compilation | cold start (s) | warm start (s) | speed "
+            "| load |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for row in models:
+            role, backend = row["kind"].split("-")
+            comp = row["compile"] if backend == "vllm" else "-"
+            lines.append(
+                f"| {role} | {backend} | {comp} | {row['cold']:.1f} | {row['warm']:.1f} | "
+                f"{row['speed']} | {_loads(row['load'])} |"
+            )
     if runs:
         lines += [
             "",
@@ -240,19 +297,21 @@ def main() -> None:
         help="`tpo run` variants to time, each a quoted string of flags, optionally after "
         "NAME=value environment settings ('' = as shipped), e.g. 'OMP_NUM_THREADS=1 -n 3'",
     )
+    parser.add_argument("--setup", action="store_true", help="time a fresh clone's set-up first")
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
     args = parser.parse_args()
     if args.child:
         _child(*args.child)
         return
 
+    setup = measure_setup() if args.setup else None
     models = []
     for kind in args.models:
         for name in args.compile if kind.endswith("vllm") else ["default"]:
             models.append(measure_model(kind, name))
     runs = [measure_run(variant, args.runs) for variant in args.run_args if args.runs]
     command = "python benchmarks/startup.py " + " ".join(sys.argv[1:])
-    section = render(models, runs, command.strip())
+    section = render(setup, models, runs, command.strip())
     print(section)
     if args.write:
         from _results import write_section
