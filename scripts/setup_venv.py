@@ -162,7 +162,7 @@ class PipWatcher:
         elif m := self._UNINSTALL.match(line):
             self.status = f"removing {m[1]}"
         elif line.startswith("langchain-tpo: "):  # the conversion's own progress
-            self.status = line.removeprefix("langchain-tpo: ")
+            self.status = line.removeprefix("langchain-tpo: ").split(" into ")[0]
 
     def describe(self) -> str:
         """The status, naming the package being installed while pip installs silently."""
