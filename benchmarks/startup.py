@@ -205,7 +205,7 @@ def measure_model(kind: str, compile_name: str) -> dict[str, Any]:
     return row
 
 
-def measure_run(variant: str, runs: int) -> dict[str, Any]:
+def measure_run(variant: str, runs: int, warmup: bool = True) -> dict[str, Any]:
     """Wall time of `tpo run QUERY` (after one untimed run that fills the caches).
 
     `variant`: flags of `tpo run`, after optional `NAME=value` environment settings.
@@ -215,7 +215,8 @@ def measure_run(variant: str, runs: int) -> dict[str, Any]:
     extra = [w for w in words if not re.fullmatch(r"[A-Z_]+=\S*", w)]
     argv = [sys.executable, "-m", "langchain_tpo.cli", "run", QUERY, *extra]
     env = {"HF_HUB_OFFLINE": "1", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0", **settings}
-    _spawn(argv, env)
+    if warmup:
+        _spawn(argv, env)
     loads, walls = [_load()], []
     for _ in range(runs):
         wall, _ = _spawn(argv, env)
@@ -234,6 +235,7 @@ def render(
     models: list[dict[str, Any]],
     runs: list[dict[str, Any]],
     command: str,
+    warmed: bool = True,
 ) -> str:
     """The RESULTS.md section."""
     from _results import machine
@@ -284,7 +286,7 @@ def render(
         lines += [
             "",
             f'`tpo run "{QUERY}"`, timed from spawning the command to its exit (loading both '
-            "models included), after one untimed run:",
+            "models included)" + (", after one untimed run:" if warmed else ":"),
             "",
             "| arguments | wall (s) | load |",
             "|---|---|---|",
@@ -311,6 +313,9 @@ def main() -> None:
         help="`tpo run` variants to time, each a quoted string of flags, optionally after "
         "NAME=value environment settings ('' = as shipped), e.g. 'OMP_NUM_THREADS=1 -n 3'",
     )
+    parser.add_argument(
+        "--no-warmup", action="store_true", help="no untimed `tpo run` before the timed ones"
+    )
     parser.add_argument("--setup", action="store_true", help="time a fresh clone's set-up first")
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
     args = parser.parse_args()
@@ -323,9 +328,13 @@ def main() -> None:
     for kind in args.models:
         for name in args.compile if kind.endswith("vllm") else ["default"]:
             models.append(measure_model(kind, name))
-    runs = [measure_run(variant, args.runs) for variant in args.run_args if args.runs]
+    runs = [
+        measure_run(variant, args.runs, not args.no_warmup)
+        for variant in args.run_args
+        if args.runs
+    ]
     command = "python benchmarks/startup.py " + " ".join(sys.argv[1:])
-    section = render(setup, models, runs, command.strip())
+    section = render(setup, models, runs, command.strip(), not args.no_warmup)
     print(section)
     if args.write:
         from _results import write_section
