@@ -71,8 +71,11 @@ def _child(kind: str, compile_name: str) -> None:
 
         model = load_default_reward(backend, **kwargs)  # type: ignore[arg-type]
     start = time.time() - spawned
+    cpu = _tree_cpu()
     begin = time.perf_counter()
-    if role == "policy":
+    if os.environ.get("STARTUP_NO_SPEED"):
+        speed = "-"
+    elif role == "policy":
         done = _decode(model, backend)
         speed = f"{done / (time.perf_counter() - begin):.0f} tok/s"
     else:
@@ -83,7 +86,26 @@ def _child(kind: str, compile_name: str) -> None:
     close = getattr(model, "close", None)
     if callable(close):
         close()
-    print("RESULT " + json.dumps({"start": start, "speed": speed}), flush=True)
+    print("RESULT " + json.dumps({"start": start, "cpu": cpu, "speed": speed}), flush=True)
+
+
+def _tree_cpu() -> float:
+    """CPU seconds of this process and its live descendants (vLLM's engine processes).
+
+    Unlike wall time it barely depends on what else runs on the machine, except where
+    threads spin while waiting for each other.
+    """
+    import psutil
+
+    me = psutil.Process()
+    total = 0.0
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
 
 
 def _decode(model: Any, backend: str) -> int:
@@ -199,6 +221,7 @@ def measure_model(kind: str, compile_name: str) -> dict[str, Any]:
         _, out = _spawn([sys.executable, __file__, "--child", kind, compile_name], env)
         result = json.loads(out.split("RESULT ", 1)[1])
         row[label] = result["start"]
+        row[f"{label}_cpu"] = result["cpu"]
         row["speed"] = result["speed"]  # of the warm run
         row["load"].append(_load())
         print(f"{kind} ({compile_name}) {label}: {result}", flush=True)
@@ -267,20 +290,23 @@ def render(
             "Each start is a fresh process, timed from spawn to the loaded model (imports "
             "included); *cold* is the first start with empty compile caches (new "
             "`VLLM_CACHE_ROOT` and `TORCHINDUCTOR_CACHE_DIR`), *warm* the next one reusing "
-            "them (transformers has no compile cache: both are plain restarts). Speed, in the "
+            "them (transformers has no compile cache: both are plain restarts). Start CPU: the "
+            "CPU seconds of the process and its engine processes until then, which depend "
+            "little on the machine's load. Speed, in the "
             f"warm process: the policy decodes {DECODE_SAMPLES} samples of {DECODE_TOKENS} "
             f"tokens, the reward scores {REWARD_PAIRS} pairs.",
             "",
-            "| model | backend | vLLM compilation | cold start (s) | warm start (s) | speed "
-            "| load |",
-            "|---|---|---|---|---|---|---|",
+            "| model | backend | vLLM compilation | cold start (s) | warm start (s) | cold / warm "
+            "start CPU (s) | speed | load |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for row in models:
             role, backend = row["kind"].split("-")
             comp = row["compile"] if backend == "vllm" else "-"
             lines.append(
                 f"| {role} | {backend} | {comp} | {row['cold']:.1f} | {row['warm']:.1f} | "
-                f"{row['speed']} | {_loads(row['load'])} |"
+                f"{row['cold_cpu']:.0f} / {row['warm_cpu']:.0f} | {row['speed']} | "
+                f"{_loads(row['load'])} |"
             )
         if any(row["kind"].endswith("vllm") for row in models):
             lines += [
@@ -327,6 +353,9 @@ def main() -> None:
         "NAME=value environment settings ('' = as shipped), e.g. 'OMP_NUM_THREADS=1 -n 3'",
     )
     parser.add_argument(
+        "--no-speed", action="store_true", help="time the starts only, no decode/score workload"
+    )
+    parser.add_argument(
         "--no-warmup", action="store_true", help="no untimed `tpo run` before the timed ones"
     )
     parser.add_argument("--setup", action="store_true", help="time a fresh clone's set-up first")
@@ -335,6 +364,8 @@ def main() -> None:
     if args.child:
         _child(*args.child)
         return
+    if args.no_speed:
+        os.environ["STARTUP_NO_SPEED"] = "1"
 
     setup = measure_setup() if args.setup else None
     models = []
