@@ -62,6 +62,10 @@ def _child(kind: str, compile_name: str) -> None:
     config = COMPILE[compile_name][0]
     if backend == "vllm" and config is not None:
         kwargs["compilation_config"] = config
+    if backend == "transformers":  # torch threads as `tpo` chooses them
+        from langchain_tpo.cli.models import _set_torch_threads
+
+        _set_torch_threads()
     if role == "policy":
         from langchain_tpo.chat_models import load_default_policy
 
