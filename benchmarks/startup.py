@@ -244,13 +244,15 @@ def measure_run(variant: str, runs: int, warmup: bool = True) -> dict[str, Any]:
     env = {"HF_HUB_OFFLINE": "1", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0", **settings}
     if warmup:
         _spawn(argv, env)
-    loads, walls = [_load()], []
+    loads, walls, cpus = [_load()], [], []
     for _ in range(runs):
+        cpu_before = _children_cpu()
         wall, _ = _spawn(argv, env)
         walls.append(wall)
+        cpus.append(_children_cpu() - cpu_before)
         loads.append(_load())
         print(f"tpo run {variant}: {wall:.1f} s", flush=True)
-    return {"args": variant or "(defaults)", "wall": walls, "load": loads}
+    return {"args": variant or "(defaults)", "wall": walls, "cpu": cpus, "load": loads}
 
 
 def _loads(values: list[float]) -> str:
@@ -329,15 +331,20 @@ def render(
         lines += [
             "",
             f'`tpo run "{QUERY}"`, timed from spawning the command to its exit (loading both '
-            "models included)" + (", after one untimed run:" if warmed else ":"),
+            "models included)"
+            + (", after one untimed run" if warmed else "")
+            + "; CPU: the seconds of CPU it used, all threads and processes (median):",
             "",
-            "| arguments | wall (s) | load |",
-            "|---|---|---|",
+            "| arguments | wall (s) | CPU (s) | load |",
+            "|---|---|---|---|",
         ]
         for run in runs:
             walls = ", ".join(f"{w:.1f}" for w in run["wall"])
             median = statistics.median(run["wall"])
-            lines.append(f"| {run['args']} | {median:.1f} ({walls}) | {_loads(run['load'])} |")
+            cpu = statistics.median(run["cpu"])
+            lines.append(
+                f"| {run['args']} | {median:.1f} ({walls}) | {cpu:.0f} | {_loads(run['load'])} |"
+            )
     return "\n".join(lines) + "\n"
 
 
