@@ -255,6 +255,11 @@ def measure_run(variant: str, runs: int, warmup: bool = True) -> dict[str, Any]:
     return {"args": variant or "(defaults)", "wall": walls, "cpu": cpus, "load": loads}
 
 
+def _num(value: float | None, digits: int) -> str:
+    """A figure, or "-" where a measurement is missing."""
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
 def _loads(values: list[float]) -> str:
     return " → ".join(f"{v:.1f}" for v in values)
 
@@ -310,9 +315,9 @@ def render(
             role, backend = row["kind"].split("-")
             comp = row["compile"] if backend == "vllm" else "-"
             lines.append(
-                f"| {role} | {backend} | {comp} | {row['cold']:.1f} | {row['warm']:.1f} | "
-                f"{row['cold_cpu']:.0f} / {row['warm_cpu']:.0f} | {row['speed']} | "
-                f"{_loads(row['load'])} |"
+                f"| {role} | {backend} | {comp} | {_num(row['cold'], 1)} | "
+                f"{_num(row['warm'], 1)} | {_num(row['cold_cpu'], 0)} / "
+                f"{_num(row['warm_cpu'], 0)} | {row['speed']} | {_loads(row['load'])} |"
             )
         if any(row["kind"].endswith("vllm") for row in models):
             lines += [

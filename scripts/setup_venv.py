@@ -157,7 +157,8 @@ class PipWatcher:
             self.status = f"installing {len(self._installing)} packages"
         elif m := self._DONE.match(line):
             self._installing = []
-            self.summary = f"{len(m[1].split())} packages installed"
+            count = len(m[1].split())
+            self.summary = f"{count} package{'s' if count != 1 else ''} installed"
             self.status = self.summary
         elif m := self._UNINSTALL.match(line):
             self.status = f"removing {m[1]}"
