@@ -8,7 +8,9 @@ prompts with the same seed, the embedded SmolLM2-135M policy on vLLM and the def
 - `markers+structured`: the same prompt, with vLLM's structured outputs forcing the reply into
   `<response>...</response>` (a regex);
 - `conversation`: the shipped design: the draft and the suggestions in the system message, the
-  conversation and the query as chat turns, so the reply is the answer.
+  conversation and the query as chat turns, so the reply is the answer;
+- `conversation-notes`: the same shape, the system message worded as notes for the next reply
+  (no "draft", "reviewer" or "rewrite", words small models echo back).
 
 Per design: rewrites, marker misses (marker designs only), rewrites that are scaffolding by the
 published rule (`langchain_tpo.answer_kinds`), empty outputs, lead-in lines cut, prompt echoes
@@ -31,18 +33,33 @@ from pathlib import Path
 from typing import Any
 
 from _results import machine, write_section
+from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 
 from langchain_tpo import TPOChain, TPOConfig, TPOPrompts
 from langchain_tpo.answer_kinds import count_kinds, is_scaffolding
 from langchain_tpo.evaluation import load_prompts
 from langchain_tpo.parsing import RESPONSE_START
-from langchain_tpo.prompts import MARKER_REWRITE_PROMPT
+from langchain_tpo.prompts import MARKER_REWRITE_PROMPT, REWRITE_PROMPT
 from langchain_tpo.sampling import derive_seed
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "hh_rlhf_30.jsonl"
 OUT = HERE / "rewrite_designs"
-DESIGNS = ("markers", "markers+structured", "conversation")
+DESIGNS = ("markers", "markers+structured", "conversation", "conversation-notes")
+NOTES_PROMPT = ChatPromptTemplate.from_messages(
+    [
+        (
+            "system",
+            "You are a helpful, honest and harmless AI assistant.\n\n"
+            "Notes for your next reply. An earlier reply to the user's last message, between "
+            "the lines {fence}:\n{fenced_chosen}\n\n"
+            "How a better reply would differ, between the lines {fence}:\n{fenced_suggestion}"
+            "\n\nReply to the user's last message now, taking the notes into account. Speak "
+            "to the user directly and only give the reply.",
+        ),
+        MessagesPlaceholder("conversation"),
+    ]
+)
 STRUCTURE = r"<response>[^<]{1,2000}</response>"
 
 
@@ -66,9 +83,11 @@ def structured_policy(policy: Any) -> Any:
 async def run_design(
     design: str, policy: Any, reward: Any, rows: list[Any], config: TPOConfig, seed: int
 ) -> dict[str, Any]:
-    prompts = (
-        TPOPrompts() if design == "conversation" else TPOPrompts(rewrite=MARKER_REWRITE_PROMPT)
-    )
+    rewrite = {
+        "conversation": REWRITE_PROMPT,
+        "conversation-notes": NOTES_PROMPT,
+    }.get(design, MARKER_REWRITE_PROMPT)
+    prompts = TPOPrompts(rewrite=rewrite)
     model = structured_policy(policy) if design == "markers+structured" else policy
     chain = TPOChain(policy=model, reward=reward, config=config, prompts=prompts)
     start = time.perf_counter()
