@@ -46,9 +46,9 @@ async def run(args: argparse.Namespace) -> None:
     }
     for mode, config in plans.items():
         name = f"default ({args.backend})"
-        settings = run_settings(mode, config, policy=name, reward=name)
+        settings = run_settings(mode, config, policy=name, reward=name, seed=args.seed)
         start = time.perf_counter()
-        with ResultsFile(out_dir / f"{mode}.jsonl") as out:
+        with ResultsFile(out_dir / f"{mode}.jsonl", settings) as out:
             summary = await evaluate(
                 policy,
                 reward,
@@ -57,7 +57,6 @@ async def run(args: argparse.Namespace) -> None:
                 config=config,
                 run=settings,
                 concurrency=args.concurrency,
-                seed=args.seed,
             )
         print(
             f"{mode:>9}: {summary.finished} run, {summary.skipped} resumed, "

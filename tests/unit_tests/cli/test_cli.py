@@ -91,7 +91,8 @@ def test_eval_then_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         )
         == 0
     )
-    assert main(["eval", "--data", str(data), "--mode", "bon", "--out", str(bon), "-n", "6"]) == 0
+    bon_argv = ["eval", "--data", str(data), "--mode", "bon", "--out", str(bon)]
+    assert main([*bon_argv, "--bon-samples", "6"]) == 0
     rows = read_results(tpo)
     assert sorted(r["id"] for r in rows) == ["p0", "p1", "p2", "p3"]
     assert all(len(r["best_scores"]) == 3 and r["mode"] == "tpo" for r in rows)
@@ -288,7 +289,7 @@ def test_eval_killed_mid_run_resumes_with_nothing_lost(tmp_path: Path) -> None:
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if out.exists() and len(out.read_bytes().splitlines()) >= 3:
+        if out.exists() and len(out.read_bytes().splitlines()) >= 4:  # header + 3 rows
             break
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
