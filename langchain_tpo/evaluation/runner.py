@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -12,6 +12,7 @@ from langchain_core.language_models import BaseChatModel
 
 from langchain_tpo.chain import TPOChain
 from langchain_tpo.config import TPOConfig
+from langchain_tpo.evaluation.controls import CONTROL_TEXTS, controls_fingerprint, score_controls
 from langchain_tpo.evaluation.datasets import PromptRow
 from langchain_tpo.evaluation.fingerprints import prompts_fingerprint, text_sha256
 from langchain_tpo.evaluation.results import ResultsFile
@@ -57,12 +58,15 @@ def run_settings(
     seed: int = 0,
     benchmark: str | None = None,
     prompts: TPOPrompts | None = None,
+    controls: Mapping[str, str] | None = CONTROL_TEXTS,
 ) -> dict[str, Any]:
     """Every setting that changes an answer: the header of the results file, copied into each
     row. A resumed run must match all of them (the error names the ones that differ).
 
     `prompts_sha256` fingerprints the loop's prompt templates (`TPOPrompts()` unless `prompts`
     is given); base and BoN never render them, so it is None for those modes.
+    `controls_sha256` fingerprints the control texts scored with every prompt (see
+    `controls`; None when none are).
     """
     return {
         "mode": mode,
@@ -76,6 +80,7 @@ def run_settings(
         "reward": reward,
         "prompts_sha256": prompts_fingerprint(prompts) if mode in {"tpo", "revision"} else None,
         "benchmark": benchmark,
+        "controls_sha256": controls_fingerprint(controls) if controls else None,
     }
 
 
@@ -97,9 +102,13 @@ Progress = Callable[[int, int, PromptRow, TPOResult | None], None]
 
 
 def result_row(
-    row: PromptRow, result: TPOResult, run: dict[str, Any], seconds: float
+    row: PromptRow,
+    result: TPOResult,
+    run: dict[str, Any],
+    seconds: float,
+    controls: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """The JSON line of one finished prompt."""
+    """The JSON line of one finished prompt (`controls`: reward of each control text)."""
     by_iteration: dict[int, list[float]] = {}
     for candidate in result.candidates:
         by_iteration.setdefault(candidate.iteration, []).append(candidate.score)
@@ -110,6 +119,7 @@ def result_row(
         # Fields newer cores add; read defensively so rows work with either.
         "usage": getattr(result, "usage", None) or None,
         "error": getattr(result, "error", None),
+        "controls": controls,
     }
     return {
         "id": row.id,
@@ -155,6 +165,7 @@ async def evaluate(
     concurrency: int = 32,
     expected: int = 0,
     progress: Progress | None = None,
+    controls: Mapping[str, str] | None = CONTROL_TEXTS,
 ) -> EvalSummary:
     """Answer every prompt of `rows` not yet in `out`, writing one row per finished prompt.
 
@@ -176,6 +187,8 @@ async def evaluate(
         concurrency: Prompts in flight at once.
         expected: How many prompts are to run, if known (passed on to `progress`).
         progress: Called as each prompt finishes.
+        controls: Fixed texts scored by `reward` for every prompt and stored in its row (see
+            `controls`); None scores none. Must match `run["controls_sha256"]`.
 
     Returns:
         Counts of finished, skipped and failed prompts.
@@ -184,6 +197,10 @@ async def evaluate(
         seed = int(run.get("seed") or 0)
     elif "seed" in run and run["seed"] != seed:
         msg = f"seed={seed} differs from the run's recorded seed {run['seed']}"
+        raise ValueError(msg)
+    fingerprint = controls_fingerprint(controls) if controls else None
+    if run.get("controls_sha256", fingerprint) != fingerprint:
+        msg = "the control texts differ from the run's recorded controls_sha256"
         raise ValueError(msg)
     summary = EvalSummary()
     chain = TPOChain(policy=policy, reward=reward, config=config)
@@ -194,14 +211,19 @@ async def evaluate(
         nonlocal done
         began = time.perf_counter()
         result: TPOResult | None = None
+        control_scores: dict[str, float] | None = None
         try:
             result = await chain.ainvoke(
                 row.prompt, config={"configurable": {"seed": derive_seed(seed, row.id)}}
             )
+            if controls:
+                control_scores = await score_controls(reward, row.prompt, controls)
         except Exception as e:
             summary.failed[row.id] = f"{type(e).__name__}: {e}"
+            result = None
         if result is not None:
-            out.append(result_row(row, result, run, time.perf_counter() - began))
+            seconds = time.perf_counter() - began
+            out.append(result_row(row, result, run, seconds, control_scores))
             summary.finished += 1
         done += 1
         if progress is not None:

@@ -102,10 +102,11 @@ def test_eval_then_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     out_dir = tmp_path / "report"
     assert main(["report", str(tpo), str(bon), "--out-dir", str(out_dir)]) == 0
     report = capsys.readouterr().out
-    assert "| tpo | tpo | 4 |" in report
-    assert "| tpo | bon | 4 |" in report  # the win-rate row
-    assert (out_dir / "training_curve.png").stat().st_size > 10_000
-    assert (out_dir / "stability.png").stat().st_size > 10_000
+    assert "| tpo | - | tpo, N=2, D=2 | 128 | 4 |" in report
+    assert "| data | tpo | bon | reward | 4 |" in report  # the paired comparison
+    assert "| tpo | +" in report.split("## Runs")[0]  # the paper-style table
+    for figure in ("training_curve", "stability", "win_rate_vs_compute"):
+        assert (out_dir / f"{figure}.png").stat().st_size > 10_000
     assert (out_dir / "report.md").read_text().startswith("# TPO evaluation report")
 
 
