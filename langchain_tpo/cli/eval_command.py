@@ -1,4 +1,12 @@
-"""`tpo eval --data FILE --mode MODE --out results.jsonl`: many prompts, resumable."""
+"""`tpo eval`: answer a dataset or the paper's benchmarks in one or more modes, resumably.
+
+    tpo eval --data FILE --mode tpo --out results.jsonl
+    tpo eval --benchmark hh_rlhf,xstest --mode tpo,bon,revision,base --sample 30 --out-dir runs
+
+Every (dataset, mode) pair is one results file; the models are loaded once for all of them.
+Before anything is loaded, each file is checked (ours, same settings, same prompts under the
+same ids) and the dataset is read once to report its problems and count what is left to do.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,8 @@ import asyncio
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from langchain_tpo.cli import models
@@ -15,6 +24,12 @@ from langchain_tpo.cli.errors import CLIError
 from langchain_tpo.cli.progress_bar import ProgressBar
 from langchain_tpo.cli.run_command import config_from_args
 from langchain_tpo.config import TPOConfig
+from langchain_tpo.evaluation.benchmarks import (
+    BENCHMARKS,
+    SHIPPED_DIR,
+    benchmark_path,
+    get_benchmark,
+)
 from langchain_tpo.evaluation.datasets import (
     DatasetProblem,
     PromptRow,
@@ -28,30 +43,61 @@ from langchain_tpo.evaluation.record_file import (
 )
 from langchain_tpo.evaluation.results import PromptMismatchError, ResultsFile
 from langchain_tpo.evaluation.runner import EVAL_MODES, EvalSummary, evaluate, run_settings
-from langchain_tpo.evaluation.selection import Selection, Stream
+from langchain_tpo.evaluation.runs import shard_file_name
+from langchain_tpo.evaluation.selection import Selection, Shard, Stream
 from langchain_tpo.state import TPOResult
 
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
         "eval",
-        help="run a mode over a prompt file, resumably",
-        description="Answer every prompt of a dataset and append one JSON line per prompt to "
-        "--out. Re-running the same command resumes: finished prompts are skipped.",
+        help="run modes over a prompt file or benchmarks, resumably",
+        description="Answer every prompt of a dataset (--data) or of the paper's benchmarks "
+        "(--benchmark) in one or more modes, appending one JSON line per prompt to a results "
+        "file per mode. Re-running the same command resumes: finished prompts are skipped.",
     )
-    parser.add_argument(
-        "--data", required=True, help="prompts: .jsonl (one object per line) or .csv"
+    source = parser.add_argument_group("what to answer")
+    which = source.add_mutually_exclusive_group(required=True)
+    which.add_argument("--data", help="prompts: .jsonl (one object per line) or .csv")
+    which.add_argument(
+        "--benchmark",
+        metavar="NAME[,NAME...]",
+        help=f"the paper's benchmarks by name: {', '.join(BENCHMARKS)} (or all)",
+    )
+    source.add_argument(
+        "--benchmark-dir",
+        metavar="DIR",
+        help="where the benchmark files are (default: $TPO_BENCHMARK_DIR, "
+        "/work/shared/benchmarks if present, else the 30-prompt subsets shipped with the package)",
+    )
+    source.add_argument("--prompt-field", default="prompt", help="prompt key/column (prompt)")
+    source.add_argument("--id-field", default="id", help="id key/column (id)")
+    source.add_argument(
+        "--sample", type=int, metavar="K", help="answer K prompts drawn at random (seeded)"
+    )
+    source.add_argument("--sample-seed", type=int, default=0, help="seed of the --sample draw (0)")
+    source.add_argument("--limit", type=int, help="only the first LIMIT usable prompts")
+    source.add_argument(
+        "--shard",
+        metavar="I/K",
+        help="answer part I of K of the prompts (split by id; run I=1..K on K machines)",
     )
     parser.add_argument(
         "--mode",
-        choices=EVAL_MODES,
         required=True,
-        help="tpo, revision, bon (best of --bon-samples) or base (one sample)",
+        metavar="MODE[,MODE...]",
+        help="tpo, revision, bon (best of --bon-samples), base (one sample), or several "
+        "separated by commas (all = tpo,revision,bon,base)",
     )
-    parser.add_argument("--out", required=True, help="results file (JSONL, appended)")
-    parser.add_argument("--prompt-field", default="prompt", help="prompt key/column (prompt)")
-    parser.add_argument("--id-field", default="id", help="id key/column (id)")
-    parser.add_argument("--limit", type=int, help="only the first LIMIT usable prompts")
+    out = parser.add_argument_group("where results go")
+    where = out.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", help="results file (JSONL, appended); one mode, one dataset")
+    where.add_argument(
+        "--out-dir",
+        metavar="DIR",
+        help="one results file per mode, DIR/<mode>.jsonl (DIR/<benchmark>/<mode>.jsonl "
+        "for several benchmarks; <mode>.shard-I-of-K.jsonl with --shard)",
+    )
     parser.add_argument(
         "--concurrency", type=int, default=32, help="prompts in flight at once (32)"
     )
@@ -66,51 +112,122 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(handler=run)
 
 
+def _say(text: str) -> None:
+    print(f"tpo eval: {text}", file=sys.stderr, flush=True)
+
+
 @dataclass
 class Plan:
-    """One mode of the run: its settings and its open results file."""
+    """One mode on one dataset: its settings and its open results file."""
 
     mode: str
     config: TPOConfig
     settings: dict[str, Any]
     out: ResultsFile
     todo: int = 0
-    done: int = 0
 
 
-def _say(text: str) -> None:
-    print(f"tpo eval: {text}", file=sys.stderr, flush=True)
+@dataclass
+class Dataset:
+    """What to answer: a file, how to select from it, and the modes to run on it."""
 
+    name: str
+    """The benchmark name, or the --data path."""
+    path: Path
+    selection: Selection
+    benchmark: str | None
+    plans: list[Plan] = field(default_factory=list)
+    usable: int = 0
 
-def mode_configs(args: argparse.Namespace, mode: str) -> TPOConfig:
-    """The TPOConfig of one mode from the flags (base: 1 sample; bon: --bon-samples)."""
-    config = config_from_args(args, mode="bon" if mode == "base" else mode)
-    if mode == "base":
-        return config.model_copy(update={"num_samples": 1, "max_iterations": 0})
-    if mode == "bon":
-        samples = args.bon_samples or args.samples * (args.iterations + 1)
-        return config_from_args(
-            argparse.Namespace(**{**vars(args), "samples": samples, "iterations": 0}), mode="bon"
+    def read(self, args: argparse.Namespace) -> Callable[[], Stream]:
+        fields = (
+            {"prompt_field": args.prompt_field, "id_field": args.id_field}
+            if self.benchmark is None
+            else {}
         )
-    return config
+        return lambda: self.selection.rows(lambda: iter_prompts(self.path, **fields))
 
 
-def _check_args(args: argparse.Namespace) -> None:
+def _modes(text: str) -> list[str]:
+    modes = list(EVAL_MODES) if text.strip() == "all" else [m.strip() for m in text.split(",")]
+    unknown = [m for m in modes if m not in EVAL_MODES]
+    if unknown or not modes:
+        raise CLIError(
+            f"--mode {text!r}: unknown mode {', '.join(unknown)}; choose among "
+            f"{', '.join(EVAL_MODES)} (comma-separated) or all"
+        )
+    if len(set(modes)) != len(modes):
+        raise CLIError(f"--mode {text!r} names a mode twice")
+    return modes
+
+
+def _benchmarks(text: str) -> list[str]:
+    names = list(BENCHMARKS) if text.strip() == "all" else [n.strip() for n in text.split(",")]
+    try:
+        for name in names:
+            get_benchmark(name)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    if len(set(names)) != len(names):
+        raise CLIError(f"--benchmark {text!r} names a benchmark twice")
+    return names
+
+
+def mode_config(args: argparse.Namespace, mode: str) -> TPOConfig:
+    """The TPOConfig of one mode from the flags (base: 1 sample; bon: --bon-samples)."""
+    if mode == "base":
+        update = {"samples": 1, "iterations": 0}
+    elif mode == "bon":
+        update = {"samples": args.bon_samples or args.samples * (args.iterations + 1)}
+        update["iterations"] = 0
+    else:
+        update = {}
+    flags = argparse.Namespace(**{**vars(args), **update})
+    return config_from_args(flags, mode="bon" if mode == "base" else mode)
+
+
+def _check_args(args: argparse.Namespace) -> Shard | None:
     if args.concurrency < 1:
         raise CLIError("--concurrency must be at least 1")
     if args.bon_samples is not None and args.bon_samples < 1:
         raise CLIError("--bon-samples must be at least 1")
-
-
-def _selection(args: argparse.Namespace) -> Selection:
+    if args.benchmark_dir and not args.benchmark:
+        raise CLIError("--benchmark-dir goes with --benchmark")
     try:
-        return Selection(limit=args.limit)
+        return Shard.parse(args.shard) if args.shard else None
     except ValueError as e:
         raise CLIError(str(e)) from None
 
 
-def _reader(args: argparse.Namespace) -> Callable[[], Stream]:
-    return lambda: iter_prompts(args.data, prompt_field=args.prompt_field, id_field=args.id_field)
+def _datasets(args: argparse.Namespace, shard: Shard | None) -> list[Dataset]:
+    try:
+        if args.data:
+            path = check_dataset_path(args.data)
+            selection = Selection(args.sample, args.sample_seed, args.limit, shard)
+            return [Dataset(args.data, path, selection, None)]
+        out = []
+        for name in _benchmarks(args.benchmark):
+            spec = get_benchmark(name)
+            path = benchmark_path(name, args.benchmark_dir)
+            selection = Selection(args.sample, args.sample_seed, args.limit, shard, spec.keep)
+            out.append(Dataset(name, path, selection, name))
+        if out and out[0].path.parent == SHIPPED_DIR:
+            _say(
+                "reading the 30-prompt benchmark subsets shipped with the package; give "
+                "--benchmark-dir (or TPO_BENCHMARK_DIR) for the full sets."
+            )
+        return out
+    except (FileNotFoundError, ValueError) as e:
+        raise CLIError(str(e)) from None
+
+
+def _out_path(
+    args: argparse.Namespace, dataset: Dataset, mode: str, shard: Shard | None, several: bool
+) -> Path:
+    if args.out:
+        return Path(args.out)
+    folder = Path(args.out_dir) / dataset.name if several else Path(args.out_dir)
+    return folder / shard_file_name(mode, str(shard) if shard else None)
 
 
 def _open(out: ResultsFile) -> None:
@@ -120,83 +237,76 @@ def _open(out: ResultsFile) -> None:
         raise CLIError(str(e)) from None
     except (RuntimeError, OSError) as e:
         raise CLIError(str(e), exit_code=1) from None
+    if out.repaired:
+        _say(f"{out.path}: repaired a last line cut short by an earlier stop.")
 
 
-def _survey(rows: Callable[[], Stream], plans: list[Plan], source: str) -> int:
+def _survey(args: argparse.Namespace, dataset: Dataset) -> None:
     """Read the selected rows once before any work: report the dataset's problems, refuse a
-    file whose ids were answered for other prompts, count what is left to do per mode.
-
-    Returns:
-        The number of usable prompts.
-    """
-    usable = 0
+    file whose ids were answered for other prompts, count what is left to do per mode."""
     try:
-        for row in rows():
+        for row in dataset.read(args)():
             if isinstance(row, DatasetProblem):
-                _say(f"{source}: {row}")
+                _say(f"{dataset.path}: {row}")
                 continue
-            usable += 1
-            for plan in plans:
+            dataset.usable += 1
+            for plan in dataset.plans:
                 if not plan.out.has(row.id, row.prompt):
                     plan.todo += 1
-    except PromptMismatchError as e:
+    except (FileNotFoundError, ValueError) as e:  # PromptMismatchError is a ValueError
         raise CLIError(str(e)) from None
-    except (FileNotFoundError, ValueError) as e:
-        raise CLIError(str(e)) from None
-    if not usable:
-        raise CLIError(f"{source} has no usable prompt.")
-    return usable
-
-
-def _only_rows(stream: Stream) -> Iterator[PromptRow]:
-    return (row for row in stream if isinstance(row, PromptRow))
+    if not dataset.usable:
+        raise CLIError(f"{dataset.path} has no usable prompt.")
 
 
 def run(args: argparse.Namespace) -> int:
-    _check_args(args)
-    modes = [args.mode]
-    selection = _selection(args)
-    read = _reader(args)
-    rows = lambda: selection.rows(read)  # noqa: E731
-    source = args.data
+    shard = _check_args(args)
+    modes = _modes(args.mode)
+    datasets = _datasets(args, shard)
+    if args.out and (len(modes) > 1 or len(datasets) > 1):
+        raise CLIError("--out holds one mode of one dataset; use --out-dir for several")
+    opened: list[Plan] = []
     try:
-        check_dataset_path(args.data)
-    except (FileNotFoundError, ValueError) as e:
-        raise CLIError(str(e)) from None
-    plans: list[Plan] = []
-    try:
-        for mode in modes:
-            config = mode_configs(args, mode)
-            settings = run_settings(
-                mode,
-                config,
-                policy=models.describe_policy(args),
-                reward=models.describe_reward(args),
-                seed=args.seed,
-            )
-            plan = Plan(mode, config, settings, ResultsFile(args.out, settings))
-            _open(plan.out)
-            plans.append(plan)
-            if plan.out.repaired:
-                _say(f"{plan.out.path}: repaired a last line cut short by an earlier stop.")
+        for dataset in datasets:
+            for mode in modes:
+                config = mode_config(args, mode)
+                settings = run_settings(
+                    mode,
+                    config,
+                    policy=models.describe_policy(args),
+                    reward=models.describe_reward(args),
+                    seed=args.seed,
+                    benchmark=dataset.benchmark,
+                )
+                extra = {"dataset": dataset.name, "selection": dataset.selection.describe()}
+                if shard is not None:
+                    extra["shard"] = str(shard)
+                path = _out_path(args, dataset, mode, shard, several=len(datasets) > 1)
+                plan = Plan(mode, config, settings, ResultsFile(path, settings, extra=extra))
+                _open(plan.out)
+                opened.append(plan)
+                dataset.plans.append(plan)
         try:
-            usable = _survey(rows, plans, source)
+            for dataset in datasets:
+                _survey(args, dataset)
         except CLIError:
-            for plan in plans:  # a file this command created holds only its header: remove it
+            for plan in opened:  # a file this command created holds only its header: remove it
                 if plan.out.created and not plan.out.done:
                     plan.out.path.unlink(missing_ok=True)
             raise
-        for plan in plans:
-            c = plan.config
-            _say(
-                f"{usable} prompts, {usable - plan.todo} already in {plan.out.path}, "
-                f"{plan.todo} to run (mode {plan.mode}, N={c.num_samples}, D={c.max_iterations})."
-            )
-        if not any(plan.todo for plan in plans):
+        for dataset in datasets:
+            for plan in dataset.plans:
+                c = plan.config
+                _say(
+                    f"{dataset.name}: {dataset.usable} prompts ({dataset.selection.describe()}), "
+                    f"{dataset.usable - plan.todo} already in {plan.out.path}, {plan.todo} to run "
+                    f"(mode {plan.mode}, N={c.num_samples}, D={c.max_iterations})."
+                )
+        if not any(plan.todo for plan in opened):
             return 0
-        failed = _run_plans(args, plans, rows)
+        failed = _run_all(args, datasets)
     finally:
-        for plan in plans:
+        for plan in opened:
             plan.out.close()
     if failed:
         _say("re-run the same command to retry the failed prompts.")
@@ -204,54 +314,61 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_plans(args: argparse.Namespace, plans: list[Plan], rows: Callable[[], Stream]) -> int:
-    """Run every mode with work left on the same loaded models; the number of failed prompts."""
+def _only_rows(stream: Stream) -> Iterator[PromptRow]:
+    return (row for row in stream if isinstance(row, PromptRow))
+
+
+def _run_all(args: argparse.Namespace, datasets: list[Dataset]) -> int:
+    """Every plan with work left, on models loaded once; the number of failed prompts."""
     failed = 0
     with models.loaded_models(args, _say) as (policy, reward):
-        for plan in plans:
-            if not plan.todo:
-                continue
-            bar = ProgressBar(plan.todo)
-
-            def progress(
-                done: int,
-                total: int,
-                row: PromptRow,
-                result: TPOResult | None,
-                bar: ProgressBar = bar,
-            ) -> None:
-                note = (
-                    f"{row.id} {result.score:+.3f}"
-                    if result and result.score is not None
-                    else (f"{row.id} failed" if result is None else f"{row.id} no answer")
-                )
-                bar.update(done, note)
-
-            start = time.perf_counter()
-            try:
-                summary: EvalSummary = asyncio.run(
-                    evaluate(
-                        policy,
-                        reward,
-                        _only_rows(rows()),
-                        plan.out,
-                        config=plan.config,
-                        run=plan.settings,
-                        concurrency=args.concurrency,
-                        expected=plan.todo,
-                        progress=progress,
-                    )
-                )
-            except PromptMismatchError as e:  # the file changed under us since the survey
-                raise CLIError(str(e)) from None
-            finally:
-                bar.close()
-            _say(
-                f"{plan.mode}: {summary.finished} finished, {summary.skipped} skipped (already "
-                f"done), {len(summary.failed)} failed in {time.perf_counter() - start:.1f} s "
-                f"-> {plan.out.path}"
-            )
-            for row_id, error in summary.failed.items():
-                _say(f"{row_id} failed: {error}")
-            failed += len(summary.failed)
+        for dataset in datasets:
+            for plan in dataset.plans:
+                if plan.todo:
+                    summary = _run_plan(args, dataset, plan, policy, reward)
+                    failed += len(summary.failed)
     return failed
+
+
+def _run_plan(
+    args: argparse.Namespace, dataset: Dataset, plan: Plan, policy: Any, reward: Any
+) -> EvalSummary:
+    bar = ProgressBar(plan.todo)
+
+    def progress(done: int, total: int, row: PromptRow, result: TPOResult | None) -> None:
+        if result is None:
+            note = f"{row.id} failed"
+        elif result.score is None:
+            note = f"{row.id} no answer"
+        else:
+            note = f"{row.id} {result.score:+.3f}"
+        bar.update(done, note)
+
+    _say(f"{dataset.name}: mode {plan.mode} -> {plan.out.path}")
+    start = time.perf_counter()
+    try:
+        summary = asyncio.run(
+            evaluate(
+                policy,
+                reward,
+                _only_rows(dataset.read(args)()),
+                plan.out,
+                config=plan.config,
+                run=plan.settings,
+                concurrency=args.concurrency,
+                expected=plan.todo,
+                progress=progress,
+            )
+        )
+    except PromptMismatchError as e:  # the dataset changed since the survey
+        raise CLIError(str(e)) from None
+    finally:
+        bar.close()
+    _say(
+        f"{dataset.name}: mode {plan.mode}: {summary.finished} finished, {summary.skipped} "
+        f"skipped (already done), {len(summary.failed)} failed in "
+        f"{time.perf_counter() - start:.1f} s -> {plan.out.path}"
+    )
+    for row_id, error in summary.failed.items():
+        _say(f"{row_id} failed: {error}")
+    return summary
