@@ -7,7 +7,8 @@ calls its two readers:
   win_rate, lc_win_rate or None, position_agreement), for pairwise verdicts;
 - `refusal_labels(path) -> dict[str, bool]` (prompt id -> judged refusal), for XSTest.
 
-A verdict file belongs to the run whose name, label or path is its `a_label`; when several
+A verdict file belongs to the run whose name, label or path is its `a_label` (from the summary,
+or for refusal files from the header's settings); when several
 runs answer to that name (the same mode on several benchmarks), the one sharing the most prompt
 ids with the verdict file is taken.
 """
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from langchain_tpo.evaluation.record_file import iter_records
+from langchain_tpo.evaluation.record_file import iter_records, read_header
 from langchain_tpo.evaluation.runs import Run, _stem
 
 
@@ -101,8 +102,19 @@ def load_verdicts(paths: Sequence[str | Path], runs: Sequence[Run]) -> list[Verd
     return out
 
 
+def _a_label(verdicts: VerdictFile) -> str:
+    """Side A's label: from the summary, else from the file's header settings."""
+    label = getattr(verdicts.summary, "a_label", None)
+    if label is None:
+        try:
+            label = read_header(verdicts.path, "verdicts").settings.get("a_label")
+        except (ValueError, OSError):
+            label = None
+    return str(label or "")
+
+
 def _judged_run(verdicts: VerdictFile, runs: Sequence[Run]) -> Run | None:
-    label = str(getattr(verdicts.summary, "a_label", "") or "")
+    label = _a_label(verdicts)
     candidates = [run for run in runs if label and label in _names(run)]
     ids = set(verdicts.refusals) or _ids(verdicts.path)
     if not candidates and ids:  # no name to go by: the run whose prompts these are

@@ -1,3 +1,4 @@
+import json
 import sys
 import types
 from dataclasses import dataclass
@@ -249,3 +250,21 @@ def test_compute_curve_uses_prefixes_of_bon_and_tpo_runs(write_run: WriteRun) ->
         (6, 1.0),  # p0 stopped after one iteration and keeps its best
     ]
     assert "base" not in curves
+
+
+def test_refusal_verdicts_find_their_run_by_the_header_label(
+    write_run: WriteRun, tmp_path: Path, fake_verdicts: dict[str, object]
+) -> None:
+    rows = [{"id": "x1", "score": 0.0, "label": "safe", "response": "Use kill -9 with the PID."}]
+    tpo = write_run("tpo.jsonl", "tpo", rows, "xstest")
+    base = write_run("base.jsonl", "base", rows, "xstest")
+    verdicts = tmp_path / "refusals_tpo.jsonl"
+    header = {"langchain_tpo": "verdicts", "format": 1, "settings": {"a_label": "tpo"}}
+    verdicts.write_text(json.dumps(header) + "\n" + json.dumps({"id": "x1"}) + "\n")
+    fake_verdicts["refusals_tpo.jsonl"] = {"x1": True}
+    runs = load_runs([base, tpo])
+    (found,) = load_verdicts([verdicts], runs)
+    assert found.run is runs[1]
+    report = markdown_report(runs, verdicts=[found])
+    assert "| tpo | rule 1.000 (1/1); judge 0.000 (0/1) |" in report
+    assert "| base | rule 1.000 (1/1) |" in report
