@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from langchain_tpo.evaluation.record_file import iter_records, read_header
-from langchain_tpo.evaluation.runs import Run, _stem
+from langchain_tpo.evaluation.runs import Run, file_stem
 
 
 @dataclass
@@ -57,7 +57,7 @@ def _verdicts_module() -> Any:
 def _names(run: Run) -> set[str]:
     names = {run.label, run.name}
     for path in run.paths:
-        names |= {str(path), path.name, path.stem, _stem(path), str(path.resolve())}
+        names |= {str(path), path.name, path.stem, file_stem(path), str(path.resolve())}
     return names
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from collections import Counter
 from collections.abc import Sequence
 
 from langchain_tpo.answer_kinds import answer_kind
@@ -32,6 +33,9 @@ from langchain_tpo.evaluation.statistics import (
 __all__ = ["Run", "load_runs", "markdown_report"]
 
 _EXCERPT = 700
+_NORMAL_STOPS = {"max_iterations", "bon", "target_score", "patience"}
+"""Stop reasons of a run that went as configured; others (a timeout, a failed stage, no usable
+response) are counted in the runs table."""
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
@@ -84,6 +88,9 @@ def runs_table(runs: Sequence[Run], seed: int) -> list[str]:
         final = bootstrap_mean(list(rewards(run.rows).values()), seed=seed)
         seconds = [float(r.get("seconds") or 0.0) for r in run.rows]
         files = f"{len(run.paths)} files" if len(run.paths) > 1 else str(run.paths[0])
+        stops = Counter(
+            str(r.get("stop_reason")) for r in run.rows if r.get("stop_reason") not in _NORMAL_STOPS
+        )
         rows.append(
             [
                 run.label,
@@ -93,6 +100,7 @@ def runs_table(runs: Sequence[Run], seed: int) -> list[str]:
                 len(run.rows),
                 str(final),
                 f"{sum(seconds) / max(len(seconds), 1):.1f}",
+                ", ".join(f"{k} {v}" for k, v in sorted(stops.items())) or "-",
                 files,
             ]
         )
@@ -104,6 +112,7 @@ def runs_table(runs: Sequence[Run], seed: int) -> list[str]:
         "prompts",
         f"final reward (mean, {LABEL})",
         "s / prompt",
+        "other stops",
         "from",
     ]
     return ["## Runs", "", *_table(header, rows)]

@@ -80,7 +80,8 @@ class Run:
         return f"{self.mode}, N={self.setting('num_samples')}, D={self.setting('max_iterations')}"
 
 
-def _stem(path: Path) -> str:
+def file_stem(path: Path) -> str:
+    """The file name without extension and shard suffix: `tpo.shard-2-of-4.jsonl` -> `tpo`."""
     return _SHARD_SUFFIX.sub("", path.stem)
 
 
@@ -125,7 +126,7 @@ def load_runs(paths: Sequence[str | Path]) -> list[Run]:
             names = ", ".join(str(p) for p in members)
             msg = f"{names} holds no results yet; run `tpo eval` first."
             raise ValueError(msg)
-        runs.append(Run(_stem(members[0]), rows, members, settings, notes))
+        runs.append(Run(file_stem(members[0]), rows, members, settings, notes))
     _disambiguate(runs)
     return runs
 

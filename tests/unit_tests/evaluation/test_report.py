@@ -268,3 +268,13 @@ def test_refusal_verdicts_find_their_run_by_the_header_label(
     report = markdown_report(runs, verdicts=[found])
     assert "| tpo | rule 1.000 (1/1); judge 0.000 (0/1) |" in report
     assert "| base | rule 1.000 (1/1) |" in report
+
+
+def test_runs_that_stopped_early_or_failed_a_stage_are_counted(write_run: WriteRun) -> None:
+    rows = [
+        {"id": "a", "score": 1.0, "stop_reason": "max_iterations"},
+        {"id": "b", "score": 1.0, "stop_reason": "timeout"},
+        {"id": "c", "score": None, "stop_reason": "stage_failed", "error": "boom"},
+    ]
+    report = markdown_report(load_runs([write_run("tpo.jsonl", "tpo", rows)]))
+    assert "| stage_failed 1, timeout 1 |" in report
