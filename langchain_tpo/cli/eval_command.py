@@ -15,7 +15,7 @@ import asyncio
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +137,10 @@ class Dataset:
     selection: Selection
     benchmark: str | None
     plans: list[Plan] = field(default_factory=list)
+    selected: int = 0
+    """Usable prompts selected (before the shard)."""
     usable: int = 0
+    """The selected prompts this run answers (those of its shard)."""
 
     def read(self, args: argparse.Namespace) -> Callable[[], Stream]:
         fields = (
@@ -244,10 +247,15 @@ def _open(out: ResultsFile) -> None:
 def _survey(args: argparse.Namespace, dataset: Dataset) -> None:
     """Read the selected rows once before any work: report the dataset's problems, refuse a
     file whose ids were answered for other prompts, count what is left to do per mode."""
+    shard = dataset.selection.shard
+    whole = replace(dataset, selection=replace(dataset.selection, shard=None))
     try:
-        for row in dataset.read(args)():
+        for row in whole.read(args)():
             if isinstance(row, DatasetProblem):
                 _say(f"{dataset.path}: {row}")
+                continue
+            dataset.selected += 1
+            if shard is not None and not shard.holds(row.id):
                 continue
             dataset.usable += 1
             for plan in dataset.plans:
@@ -255,8 +263,15 @@ def _survey(args: argparse.Namespace, dataset: Dataset) -> None:
                     plan.todo += 1
     except (FileNotFoundError, ValueError) as e:  # PromptMismatchError is a ValueError
         raise CLIError(str(e)) from None
-    if not dataset.usable:
+    if not dataset.selected:
         raise CLIError(f"{dataset.path} has no usable prompt.")
+
+
+def _remove_if_empty(plans: list[Plan]) -> None:
+    """Remove the files this command created that hold only their header."""
+    for plan in plans:
+        if plan.out.created and not plan.out.done:
+            plan.out.path.unlink(missing_ok=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -290,11 +305,16 @@ def run(args: argparse.Namespace) -> int:
             for dataset in datasets:
                 _survey(args, dataset)
         except CLIError:
-            for plan in opened:  # a file this command created holds only its header: remove it
-                if plan.out.created and not plan.out.done:
-                    plan.out.path.unlink(missing_ok=True)
+            _remove_if_empty(opened)
             raise
         for dataset in datasets:
+            if not dataset.usable:  # a shard can be empty when there are few prompts
+                _say(
+                    f"{dataset.name}: shard {dataset.selection.shard} holds none of the "
+                    f"{dataset.selected} selected prompts; nothing to do."
+                )
+                _remove_if_empty(dataset.plans)
+                continue
             for plan in dataset.plans:
                 c = plan.config
                 _say(

@@ -404,3 +404,17 @@ def test_eval_killed_mid_run_resumes_with_nothing_lost(tmp_path: Path) -> None:
     after = [r["id"] for r in read_results(out)]
     assert sorted(after) == sorted(f"p{i}" for i in range(12))
     assert after[: len(before)] == before
+
+
+def test_an_empty_shard_has_nothing_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_prompts(tmp_path / "prompts.jsonl", 1)  # one prompt: one of two shards is empty
+    out = tmp_path / "runs"
+    codes = [
+        main(["eval", "--data", str(data), "--mode", "base", "--out-dir", str(out), "--shard", s])
+        for s in ("1/2", "2/2")
+    ]
+    assert codes == [0, 0]
+    assert "holds none of the 1 selected prompts; nothing to do" in capsys.readouterr().err
+    assert len(list(out.iterdir())) == 1  # the empty shard left no file behind
