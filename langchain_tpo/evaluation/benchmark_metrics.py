@@ -120,6 +120,8 @@ def table_cell(run: Run, verdicts: Sequence[VerdictFile], seed: int = 0) -> Cell
     if not mine:
         return Cell("- (no verdicts)")
     summary: Any = next((v for v in mine if v.against_reference), mine[0]).summary
+    if not summary.n:
+        return Cell("- (no readable verdict)")
     lc = getattr(summary, "lc_win_rate", None)
     text = f"{summary.win_rate:.3f}" + (f" (LC {lc:.3f})" if lc is not None else "")
     return Cell(text, float(summary.win_rate))

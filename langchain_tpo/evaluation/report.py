@@ -258,7 +258,7 @@ def verdicts_section(verdicts: Sequence[VerdictFile]) -> list[str]:
                     s.b_label,
                     s.n,
                     f"{s.wins} / {s.ties} / {s.losses}",
-                    f"{s.win_rate:.3f}",
+                    f"{s.win_rate:.3f}" if s.n else "-",
                     "-" if lc is None else f"{lc:.3f}",
                     "-" if agreement is None else f"{agreement:.2f}",
                     v.run.label if v.run else "(no run found)",

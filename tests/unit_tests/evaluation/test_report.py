@@ -142,7 +142,7 @@ class FakeSummary:
     losses: int
     win_rate: float
     lc_win_rate: float | None
-    position_agreement: float
+    position_agreement: float | None
 
 
 @pytest.fixture
@@ -185,6 +185,19 @@ def test_judged_win_rates_fill_the_table(
     assert "| base | - (no verdicts) |" in report
     assert "| v_tpo.jsonl | judge-model |" in report
     assert "| 1 / 0 / 1 | 0.500 | 0.420 | 0.90 | tpo |" in report
+
+
+def test_a_judge_with_no_readable_verdict_is_said_so(
+    write_run: WriteRun, tmp_path: Path, fake_verdicts: dict[str, object]
+) -> None:
+    tpo = write_run("tpo.jsonl", "tpo", scored([1.0]), "arena_hard")
+    (tmp_path / "v.jsonl").write_text("")
+    nan = float("nan")
+    fake_verdicts["v.jsonl"] = FakeSummary("j", "tpo", "reference", 0, 0, 0, 0, nan, None, None)
+    runs = load_runs([tpo])
+    report = markdown_report(runs, verdicts=load_verdicts([tmp_path / "v.jsonl"], runs))
+    assert "| tpo | - (no readable verdict) |" in report
+    assert "nan" not in report
 
 
 def test_xstest_by_rule_and_by_judge(
