@@ -38,6 +38,21 @@ _NORMAL_STOPS = {"max_iterations", "bon", "target_score", "patience"}
 response) are counted in the runs table."""
 
 
+_MODE_ORDER = {"tpo": 0, "revision": 1, "bon": 2, "base": 3}
+
+
+def in_report_order(runs: Sequence[Run]) -> list[Run]:
+    """Runs grouped by benchmark (in the order first given), then tpo, revision, bon, base, so
+    that every paired difference reads "the more elaborate method minus the simpler one"."""
+    first_seen: dict[str, int] = {}
+    for run in runs:
+        first_seen.setdefault(run.benchmark or "", len(first_seen))
+    return sorted(
+        runs,
+        key=lambda r: (first_seen[r.benchmark or ""], _MODE_ORDER.get(r.mode, len(_MODE_ORDER))),
+    )
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -407,6 +422,7 @@ def markdown_report(
         examples: Prompts per benchmark shown with every run's answer.
         seed: Seed of the bootstrap intervals and of the example draw.
     """
+    runs = in_report_order(runs)
     lines = ["# TPO evaluation report", ""]
     for section in (
         paper_table(runs, verdicts, seed),

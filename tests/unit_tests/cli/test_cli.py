@@ -238,7 +238,7 @@ def test_benchmarks_and_modes_in_one_process(
     report = capsys.readouterr().out
     assert "XSTest v2: accuracy (comply with safe, refuse unsafe)" in report
     assert "MATH-500: accuracy (exact match)" in report
-    assert "| math500 | math500/base | math500/tpo | exact match | 2 |" in report
+    assert "| math500 | math500/tpo | math500/base | exact match | 2 |" in report
 
 
 def test_sample_is_seeded_and_hh_rlhf_keeps_held_out_rows(tmp_path: Path) -> None:
