@@ -34,6 +34,9 @@ class VerdictFile:
     """The `JudgedSummary` of pairwise verdicts (None when the file has none)."""
     refusals: dict[str, bool] = field(default_factory=dict)
     """Prompt id -> judged refusal (empty when the file has none)."""
+    judge_labelled: int | None = None
+    """How many answers the judge itself labelled, where the reader says (`tpo judge` falls
+    back to the string rule for answers the judge gave no readable label)."""
     run: Run | None = None
     """The run judged (its answers are side A), when found."""
 
@@ -94,6 +97,12 @@ def load_verdicts(paths: Sequence[str | Path], runs: Sequence[Run]) -> list[Verd
             found.refusals = dict(module.refusal_labels(path))
         except (ValueError, KeyError, TypeError) as e:
             errors.append(str(e))
+        summarize_refusals = getattr(module, "summarize_refusals", None)
+        if found.refusals and callable(summarize_refusals):
+            try:
+                found.judge_labelled = int(summarize_refusals(path).judged)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                found.judge_labelled = None
         if found.summary is None and not found.refusals:
             msg = f"{path} holds neither pairwise nor refusal verdicts ({'; '.join(errors)})."
             raise ValueError(msg)

@@ -310,10 +310,17 @@ def verdicts_section(verdicts: Sequence[VerdictFile]) -> list[str]:
                     f"{sum(rule.values()) / max(len(rule), 1):.3f} ({len(rule)})",
                     f"{sum(judge.values()) / max(len(judge), 1):.3f} ({len(judge)})",
                     f"{len(agree)} of {len(set(v.refusals) & set(rule))}",
+                    "-" if v.judge_labelled is None else f"{v.judge_labelled} of {len(v.refusals)}",
                 ]
             )
     if refusal_rows:
-        header = ["run", "accuracy, string rule", "accuracy, judge", "rule and judge agree"]
+        header = [
+            "run",
+            "accuracy, string rule",
+            "accuracy, judge",
+            "rule and judge agree",
+            "answers the judge labelled (the rule reads the rest)",
+        ]
         lines += [
             "",
             "## XSTest refusals: string rule and judge",

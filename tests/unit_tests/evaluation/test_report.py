@@ -162,7 +162,11 @@ def fake_verdicts(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
             raise ValueError("not refusals")
         return found
 
+    def summarize_refusals(path: Path) -> types.SimpleNamespace:
+        return types.SimpleNamespace(judged=answers.get("judged:" + Path(path).name))
+
     module.summarize_verdicts = summarize_verdicts  # type: ignore[attr-defined]
+    module.summarize_refusals = summarize_refusals  # type: ignore[attr-defined]
     module.refusal_labels = refusal_labels  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "langchain_tpo.evaluation.verdicts", module)
     return answers
@@ -214,7 +218,7 @@ def test_xstest_by_rule_and_by_judge(
     verdicts = load_verdicts([tmp_path / "refusals.jsonl"], runs)
     report = markdown_report(runs, verdicts=verdicts)
     assert "| tpo | rule 0.500 (1/2); judge 1.000 (2/2) |" in report
-    assert "| tpo | 0.500 (2) | 1.000 (2) | 1 of 2 |" in report
+    assert "| tpo | 0.500 (2) | 1.000 (2) | 1 of 2 | - |" in report
 
 
 def test_verdicts_need_the_judge_module(write_run: WriteRun, tmp_path: Path) -> None:
@@ -275,12 +279,14 @@ def test_refusal_verdicts_find_their_run_by_the_header_label(
     header = {"langchain_tpo": "verdicts", "format": 1, "settings": {"a_label": "tpo"}}
     verdicts.write_text(json.dumps(header) + "\n" + json.dumps({"id": "x1"}) + "\n")
     fake_verdicts["refusals_tpo.jsonl"] = {"x1": True}
+    fake_verdicts["judged:refusals_tpo.jsonl"] = 0
     runs = load_runs([base, tpo])
     (found,) = load_verdicts([verdicts], runs)
     assert found.run is runs[1]
     report = markdown_report(runs, verdicts=[found])
     assert "| tpo | rule 1.000 (1/1); judge 0.000 (0/1) |" in report
     assert "| base | rule 1.000 (1/1) |" in report
+    assert "| 0 of 1 |" in report  # the judge labelled none: its "reading" is the rule's
 
 
 def test_runs_that_stopped_early_or_failed_a_stage_are_counted(write_run: WriteRun) -> None:
