@@ -6,7 +6,8 @@ rendering, response parsing, reward bookkeeping) is what this measures. The poli
 instantly, so the wall time is overhead plus the fake model's own cost, which is measured
 separately (the same model calls made directly, without the graph) and subtracted. Memory is
 measured in a separate run under `tracemalloc` (which slows Python down, so it is not timed):
-the peak of Python allocations while all K queries are in flight, divided by K. Flat memory per
+the peak of Python allocations while all K queries are in flight, divided by K (the scripted
+model's own log of requests is cleared as it goes, since it is not part of TPO). Flat memory per
 query means K queries in flight cost K times one query, nothing more.
 
 Run:  python benchmarks/overhead.py [--samples 5] [--iterations 2] [--repeats 3]
@@ -24,6 +25,7 @@ import sys
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 from langchain_core.messages import HumanMessage
 
@@ -72,7 +74,8 @@ def measure(
     for _ in range(repeats):
         policy = ScriptedChatModelWithN() if native else ScriptedChatModel()
         chain = _chain(policy, n, d)
-        gc.collect()
+        if gc.isenabled():
+            gc.collect()
         start = time.perf_counter()
         _run(chain, queries)
         walls.append(time.perf_counter() - start)
@@ -83,9 +86,22 @@ def measure(
     return wall, bare, 1000 * max(wall - bare, 0.0) / node_calls, node_calls
 
 
+class _ForgetfulFanOut(ScriptedChatModel):
+    """The scripted model without its log of requests (kept for tests, not part of TPO)."""
+
+    def _respond(self, messages: Any, kwargs: Any) -> Any:
+        result = super()._respond(messages, kwargs)
+        self._requests.clear()
+        return result
+
+
+class _ForgetfulWithN(ScriptedChatModelWithN, _ForgetfulFanOut):
+    """The same, with `n` samples per request."""
+
+
 def peak_kib_per_query(queries: int, n: int, d: int, native: bool) -> float:
     """Peak Python memory allocated while the queries run, per query (KiB)."""
-    policy = ScriptedChatModelWithN() if native else ScriptedChatModel()
+    policy = _ForgetfulWithN() if native else _ForgetfulFanOut()
     chain = _chain(policy, n, d)
     _run(chain, 1)  # warm caches (compiled graph, prompt templates) outside the measurement
     gc.collect()
@@ -104,12 +120,27 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=2, help="D (default 2)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per row; median kept")
     parser.add_argument("--queries", type=int, nargs="+", default=[1, 64, 256, 1024])
+    parser.add_argument(
+        "--gc",
+        choices=("on", "off", "tuned"),
+        default="on",
+        help="Python's cyclic garbage collector: on (default), off, or tuned (gc.freeze() "
+        "and thresholds 50000/50/100), to see what it costs with many queries in flight",
+    )
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
     args = parser.parse_args()
+    if args.gc == "off":
+        gc.disable()
+    elif args.gc == "tuned":
+        gc.freeze()
+        gc.set_threshold(50_000, 50, 100)
     n, d = args.samples, args.iterations
     load = os.getloadavg()[0]
 
-    print(f"TPO orchestration overhead, N={n}, D={d}, instant fake policy and reward")
+    print(
+        f"TPO orchestration overhead, N={n}, D={d}, instant fake policy and reward, "
+        f"garbage collector {args.gc}"
+    )
     header = (
         "| queries in flight | policy | node calls | wall s | model s | overhead ms per node "
         "call | vs the 2 ms aim | peak memory per query (KiB) |"
@@ -127,7 +158,7 @@ def main() -> None:
             )
             print(lines[-1], flush=True)
     table = "\n".join(lines)
-    if args.write:
+    if args.write and args.gc == "on":
         command = "python benchmarks/overhead.py " + " ".join(sys.argv[1:])
         write_section(
             "## Orchestration overhead",
@@ -138,7 +169,7 @@ def main() -> None:
             "cost, measured by making the same requests without the graph, is subtracted; "
             f"medians of {args.repeats} runs. Memory: peak Python allocations (`tracemalloc`, "
             "a separate untimed run) while the K queries are in flight, divided by K. "
-            f"{machine(load)}.\n\n{table}\n",
+            f"{machine(load)}.\n\n{table}\n\n",
         )
 
 

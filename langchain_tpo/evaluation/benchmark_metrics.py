@@ -115,6 +115,8 @@ def table_cell(run: Run, verdicts: Sequence[VerdictFile], seed: int = 0) -> Cell
         text = f"rule {rule.text}"
         if judged:
             text += f"; judge {_share(refusal_correct(run.rows, judged[0].refusals)).text}"
+            if judged[0].judge_labelled is not None:
+                text += f", {judged[0].judge_labelled} labelled by the judge itself"
         return Cell(text, rule.value)
     mine = [v for v in verdicts if v.run is run and v.summary is not None]
     if not mine:

@@ -284,7 +284,7 @@ def test_refusal_verdicts_find_their_run_by_the_header_label(
     (found,) = load_verdicts([verdicts], runs)
     assert found.run is runs[1]
     report = markdown_report(runs, verdicts=[found])
-    assert "| tpo | rule 1.000 (1/1); judge 0.000 (0/1) |" in report
+    assert "| tpo | rule 1.000 (1/1); judge 0.000 (0/1), 0 labelled by the judge itself |" in report
     assert "| base | rule 1.000 (1/1) |" in report
     assert "| 0 of 1 |" in report  # the judge labelled none: its "reading" is the rule's
 
