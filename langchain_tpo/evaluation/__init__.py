@@ -1,5 +1,25 @@
-"""Evaluation harness: load prompt sets, run TPO / BoN / revision / base over them with resume,
-and report rewards, win rates, exact-match accuracy and plots."""
+"""Evaluation harness: the paper's benchmarks or any prompt file, run in TPO / revision / BoN /
+base modes with resume, and reports a reader can trust.
+
+| module | one idea |
+|---|---|
+| `record_file` | our append-only JSONL files: header, validation, lock, fsync, resume by key |
+| `results` | the results file of `tpo eval` (kind "results") |
+| `fingerprints` | hashes of prompts and of the loop's prompt templates |
+| `datasets` | read prompt files as a stream, bad lines named |
+| `selection` | seeded sample, limit, shard |
+| `benchmarks` | the six benchmarks: data, licence, metric |
+| `runner` | answer a stream of prompts with bounded concurrency |
+| `controls` | fixed non-answer texts scored by the same reward |
+| `runs` | results files as runs, shards merged |
+| `statistics` | seeded bootstrap intervals, paired differences |
+| `answer_quality` | kinds and length of final answers |
+| `benchmark_metrics` | each benchmark's metric |
+| `judged` | `tpo judge` verdict files linked to runs |
+| `compute_curve` | win rate against compute (BoN vs TPO) |
+| `metrics` | reward curves, spread, exact-match extraction |
+| `report`, `plots` | the Markdown report and its figures |
+"""
 
 from langchain_tpo.evaluation.datasets import (
     DatasetProblem,
