@@ -250,7 +250,7 @@ def default_model_dir(name: str = DEFAULT_EMBEDDED_MODEL) -> Path:
             shutil.rmtree(target)
         sys.stderr.write(
             f"langchain-tpo: converting the bundled {spec.model_name} GGUF into a Hugging "
-            f"Face directory at {target} (first use only, about {_conversion_estimate(parts)})"
+            f"Face directory at {target} (first use only, {_conversion_estimate(parts)})"
             "...\n"
         )
         sys.stderr.flush()
@@ -283,7 +283,7 @@ def default_model_dir(name: str = DEFAULT_EMBEDDED_MODEL) -> Path:
 def _conversion_estimate(parts: list[Path]) -> str:
     size = sum(p.stat().st_size for p in parts)
     # Measured on two cores: ~30 s for the 92 MB SmolLM2 file, ~3 min for a 490 MB file.
-    return "30 s" if size < 200_000_000 else "a few minutes"
+    return "about 30 s" if size < 200_000_000 else "a few minutes"
 
 
 def _join_parts(parts: list[Path], out: Path, sha256: str | None) -> Path:
