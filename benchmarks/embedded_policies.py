@@ -416,6 +416,7 @@ def section(figures: dict, args: argparse.Namespace) -> str:
 
 async def main_async(args: argparse.Namespace) -> None:
     from langchain_tpo.bundled import default_model_dir
+    from langchain_tpo.evaluation import load_prompts
     from langchain_tpo.reward_models import load_default_reward
 
     args.out.mkdir(exist_ok=True)
@@ -445,6 +446,13 @@ async def main_async(args: argparse.Namespace) -> None:
             figures_file.write_text(json.dumps(figures, indent=2) + "\n")
 
     names = list(figures)
+    for name in names:
+        # Recount from the answer files, so the table always matches what they hold.
+        quality = figures[name].get("quality")
+        files = {mode: args.out / f"{name}-{mode}.jsonl" for mode in ("base", "tpo")}
+        if quality and all(path.exists() for path in files.values()):
+            ids = {row.id for row in load_prompts(DATA, limit=quality["prompts"]).rows}
+            quality.update(summarize_quality(files, ids))
     extra = {}
     if args.reference_quality is not None:
         for mode in ("base", "tpo"):
