@@ -28,6 +28,7 @@ import json
 import os
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +182,13 @@ async def _tpo_run(policy: Any, reward: Any, query: str, args: argparse.Namespac
 
 
 async def measure(
-    name: str, backend: str, args: argparse.Namespace, reward: Any, *, quality: bool
+    name: str,
+    backend: str,
+    args: argparse.Namespace,
+    reward: Any,
+    *,
+    quality: bool,
+    save: Callable[[dict[str, Any]], None],
 ) -> dict[str, Any]:
     """Load once; time one forced-length sample and one TPO run; then, if asked, the quality run.
 
@@ -209,6 +216,7 @@ async def measure(
             "model_calls": result.model_calls,
             "output_tokens": result.usage.get("output_tokens"),
         }
+        save(figures)  # the speed figures, before the long quality run
         if quality:
             figures["quality"] = await measure_quality(policy, name, backend, args, reward)
     finally:
@@ -254,15 +262,20 @@ async def measure_quality(
 
 
 def summarize_quality(files: dict[str, Path], ids: set[str]) -> dict[str, Any]:
-    """Kinds of text, mean rewards and lengths of the base and TPO rows whose id is in `ids`."""
+    """Kinds of text, mean rewards and lengths of the base and TPO rows whose id is in `ids`.
+
+    A mode with no finished row yet (a run stopped early) is left out: the table says n/a.
+    """
     from langchain_tpo.answer_kinds import count_kinds
     from langchain_tpo.evaluation import read_results
 
     figures: dict[str, Any] = {}
     for mode, path in files.items():
-        done = [r for r in read_results(path) if r["id"] in ids]
+        done = [r for r in read_results(path) if r["id"] in ids] if path.exists() else []
+        figures[f"{mode}_prompts"] = len(done)
+        if not done:
+            continue
         finals = [r["response"] for r in done]
-        figures["prompts"] = len(done)
         figures[f"{mode}_kinds"] = dict(count_kinds(finals))
         figures[f"{mode}_mean_reward"] = round(statistics.fmean(r["score"] for r in done), 3)
         figures[f"{mode}_mean_words"] = round(statistics.fmean(len(t.split()) for t in finals), 1)
@@ -283,6 +296,8 @@ def reference_quality(directory: Path, figures: dict) -> dict[str, Any] | None:
     from langchain_tpo.evaluation import load_prompts, read_results
 
     ids = {row.id for row in load_prompts(DATA, limit=measured[0]["prompts"]).rows}
+    # Only the prompts the measured model finished in both modes, for a like-for-like row.
+    ids &= set(measured[0].get("ids", ids))
     files = {mode: directory / f"{mode}.jsonl" for mode in ("base", "tpo")}
     first = read_results(files["tpo"])[0]
     summary = summarize_quality(files, ids)
@@ -322,7 +337,8 @@ def speed_table(figures: dict) -> str:
 
 def quality_table(figures: dict, reference: tuple[str, dict[str, Any]] | None = None) -> str:
     lines = [
-        "| model | prompts | base answers | base mean reward | TPO finals | TPO mean reward "
+        "| model | prompts base / TPO | base answers | base mean reward | TPO finals "
+        "| TPO mean reward "
         "| TPO rewrites | marker misses | mean words base / TPO | run |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -332,14 +348,21 @@ def quality_table(figures: dict, reference: tuple[str, dict[str, Any]] | None = 
     for name, q in rows:
         if not q:
             continue
-        n = q["prompts"]
+
+        def kinds(mode: str, q: dict[str, Any] = q) -> str:
+            n = q.get(f"{mode}_prompts", 0)
+            return _kinds(q[f"{mode}_kinds"], n) if n else "n/a (not finished)"
+
+        def value(key: str, q: dict[str, Any] = q) -> str:
+            return str(q[key]) if key in q else "n/a"
+
+        rewrites = _kinds(q["rewrite_kinds"], q["rewrites"]) if "rewrites" in q else "n/a"
         run = f"{q['backend']}: {_timed(q['run'])}" if "run" in q else q["backend"]
         lines.append(
-            f"| {name} | {n} | {_kinds(q['base_kinds'], n)} | {q['base_mean_reward']} "
-            f"| {_kinds(q['tpo_kinds'], n)} | {q['tpo_mean_reward']} "
-            f"| {_kinds(q['rewrite_kinds'], q['rewrites'])} | {q['marker_misses']} "
-            f"| {q['base_mean_words']} / {q['tpo_mean_words']} "
-            f"| {run} |"
+            f"| {name} | {q.get('base_prompts', 0)} / {q.get('tpo_prompts', 0)} | {kinds('base')} "
+            f"| {value('base_mean_reward')} | {kinds('tpo')} | {value('tpo_mean_reward')} "
+            f"| {rewrites} | {value('marker_misses')} "
+            f"| {value('base_mean_words')} / {value('tpo_mean_words')} | {run} |"
         )
     return "\n".join(lines)
 
@@ -416,7 +439,7 @@ def section(figures: dict, args: argparse.Namespace) -> str:
 
 async def main_async(args: argparse.Namespace) -> None:
     from langchain_tpo.bundled import default_model_dir
-    from langchain_tpo.evaluation import load_prompts
+    from langchain_tpo.evaluation import load_prompts, read_results
     from langchain_tpo.reward_models import load_default_reward
 
     args.out.mkdir(exist_ok=True)
@@ -437,22 +460,33 @@ async def main_async(args: argparse.Namespace) -> None:
         for backend in args.backends:
             quality = not args.skip_quality and backend == args.quality_backend
             print(f"{name} on {backend} ...", flush=True)
-            measured = await measure(name, backend, args, reward, quality=quality)
-            measured["command"] = command
-            if quality:
-                entry["quality"] = measured.pop("quality")
-            entry.setdefault("speed", {})[backend] = measured
-            print(json.dumps(measured), flush=True)
-            figures_file.write_text(json.dumps(figures, indent=2) + "\n")
+
+            def save(measured: dict[str, Any], name: str = name, backend: str = backend) -> None:
+                measured["command"] = command
+                quality_figures = measured.pop("quality", None)
+                if quality_figures is not None:
+                    figures[name]["quality"] = quality_figures
+                figures[name].setdefault("speed", {})[backend] = measured
+                print(json.dumps(figures[name]), flush=True)
+                figures_file.write_text(json.dumps(figures, indent=2) + "\n")
+
+            save(await measure(name, backend, args, reward, quality=quality, save=save))
 
     names = list(figures)
     for name in names:
-        # Recount from the answer files, so the table always matches what they hold.
-        quality = figures[name].get("quality")
+        # Count from the answer files, so the table always matches what they hold (also after
+        # a run stopped during its quality part).
         files = {mode: args.out / f"{name}-{mode}.jsonl" for mode in ("base", "tpo")}
-        if quality and all(path.exists() for path in files.values()):
-            ids = {row.id for row in load_prompts(DATA, limit=quality["prompts"]).rows}
-            quality.update(summarize_quality(files, ids))
+        if not files["base"].exists():
+            continue
+        rows = read_results(files["base"])
+        quality = figures[name].setdefault("quality", {"backend": rows[0]["policy"]})
+        asked = quality.get("prompts", len(rows))
+        finished = {r["id"] for r in rows}
+        if files["tpo"].exists():
+            finished &= {r["id"] for r in read_results(files["tpo"])}
+        ids = {row.id for row in load_prompts(DATA, limit=asked).rows}
+        quality.update(summarize_quality(files, ids), prompts=asked, ids=sorted(ids & finished))
     extra = {}
     if args.reference_quality is not None:
         for mode in ("base", "tpo"):
