@@ -202,6 +202,11 @@ async def measure(
     policy = _policy(name, backend, args.max_tokens)
     figures["load"] = clock.stop()
     try:
+        if args.skip_speed:
+            figures["sample"] = []
+            if quality:
+                figures["quality"] = await measure_quality(policy, name, backend, args, reward)
+            return figures
         await _one_sample(policy, backend, "Say hello.", 8)  # warm-up, not timed
         runs = []
         for _ in range(args.repeats):
@@ -241,7 +246,7 @@ async def measure_quality(
     rows = load_prompts(DATA, limit=args.prompts).rows
     figures: dict[str, Any] = {"backend": backend, "prompts": len(rows)}
     clock = Clock()
-    for mode in ("base", "tpo"):
+    for mode in args.modes:
         config = mode_config(
             mode,
             num_samples=args.samples,
@@ -257,12 +262,13 @@ async def measure_quality(
     figures["run"] = clock.stop()
 
     files = {mode: args.out / f"{name}-{mode}.jsonl" for mode in ("base", "tpo")}
-    figures.update(summarize_quality(files, {row.id for row in rows}))
+    ids = {row.id for row in rows}
+    figures.update(summarize_quality(files, {"base": ids, "tpo": ids}))
     return figures
 
 
-def summarize_quality(files: dict[str, Path], ids: set[str]) -> dict[str, Any]:
-    """Kinds of text, mean rewards and lengths of the base and TPO rows whose id is in `ids`.
+def summarize_quality(files: dict[str, Path], ids: dict[str, set[str]]) -> dict[str, Any]:
+    """Kinds of text, mean rewards and lengths of the rows of each mode whose id is in `ids`.
 
     A mode with no finished row yet (a run stopped early) is left out: the table says n/a.
     """
@@ -271,7 +277,8 @@ def summarize_quality(files: dict[str, Path], ids: set[str]) -> dict[str, Any]:
 
     figures: dict[str, Any] = {}
     for mode, path in files.items():
-        done = [r for r in read_results(path) if r["id"] in ids] if path.exists() else []
+        done = [r for r in read_results(path) if r["id"] in ids[mode]] if path.exists() else []
+        figures[f"{mode}_ids"] = sorted(r["id"] for r in done)
         figures[f"{mode}_prompts"] = len(done)
         if not done:
             continue
@@ -293,11 +300,10 @@ def reference_quality(directory: Path, figures: dict) -> dict[str, Any] | None:
     measured = [e["quality"] for e in figures.values() if e.get("quality")]
     if not measured:
         return None
-    from langchain_tpo.evaluation import load_prompts, read_results
+    from langchain_tpo.evaluation import read_results
 
-    ids = {row.id for row in load_prompts(DATA, limit=measured[0]["prompts"]).rows}
-    # Only the prompts the measured model finished in both modes, for a like-for-like row.
-    ids &= set(measured[0].get("ids", ids))
+    # The prompts the measured model finished, mode by mode: a like-for-like row.
+    ids = {mode: set(measured[0].get(f"{mode}_ids", [])) for mode in ("base", "tpo")}
     files = {mode: directory / f"{mode}.jsonl" for mode in ("base", "tpo")}
     first = read_results(files["tpo"])[0]
     summary = summarize_quality(files, ids)
@@ -324,7 +330,7 @@ def speed_table(figures: dict) -> str:
     for name, entry in figures.items():
         for backend in ("transformers", "vllm"):
             f = entry.get("speed", {}).get(backend)
-            if not f:
+            if not f or "tpo" not in f:
                 continue
             tokens = f["tpo"].get("output_tokens")
             samples = "; ".join(_timed(run) for run in f["sample"])
@@ -465,8 +471,10 @@ async def main_async(args: argparse.Namespace) -> None:
                 measured["command"] = command
                 quality_figures = measured.pop("quality", None)
                 if quality_figures is not None:
+                    quality_figures["command"] = command
                     figures[name]["quality"] = quality_figures
-                figures[name].setdefault("speed", {})[backend] = measured
+                if "tpo" in measured:  # not a --skip-speed run: keep earlier timings otherwise
+                    figures[name].setdefault("speed", {})[backend] = measured
                 print(json.dumps(figures[name]), flush=True)
                 figures_file.write_text(json.dumps(figures, indent=2) + "\n")
 
@@ -481,12 +489,8 @@ async def main_async(args: argparse.Namespace) -> None:
             continue
         rows = read_results(files["base"])
         quality = figures[name].setdefault("quality", {"backend": rows[0]["policy"]})
-        asked = quality.get("prompts", len(rows))
-        finished = {r["id"] for r in rows}
-        if files["tpo"].exists():
-            finished &= {r["id"] for r in read_results(files["tpo"])}
-        ids = {row.id for row in load_prompts(DATA, limit=asked).rows}
-        quality.update(summarize_quality(files, ids), prompts=asked, ids=sorted(ids & finished))
+        every = {row.id for row in load_prompts(DATA).rows}
+        quality.update(summarize_quality(files, {"base": every, "tpo": every}))
     extra = {}
     if args.reference_quality is not None:
         for mode in ("base", "tpo"):
@@ -507,6 +511,10 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(EMBEDDED_MODELS))
     parser.add_argument("--backends", nargs="+", default=["transformers", "vllm"])
     parser.add_argument("--skip-quality", action="store_true", help="time the models only")
+    parser.add_argument(
+        "--skip-speed", action="store_true", help="time only the load, then the quality run"
+    )
+    parser.add_argument("--modes", nargs="+", default=["base", "tpo"], choices=("base", "tpo"))
     parser.add_argument("--quality-backend", default="vllm", choices=("transformers", "vllm"))
     parser.add_argument("--prompts", type=int, default=10)
     parser.add_argument("--samples", type=int, default=5)
