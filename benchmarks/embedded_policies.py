@@ -108,6 +108,24 @@ def candidates_text() -> str:
     return f"{CANDIDATES_INTRO}\n" + "\n".join(rows) + f"\n\n{CANDIDATES_OUTRO}"
 
 
+NOTES = """\
+What this run could and could not measure (2026-12-01): the machine's two cores were shared with
+five to six other vLLM engines and test runs (load average 35-65 throughout), so every wall time
+above is several times that of an idle machine. The vLLM figures are missing: the Qwen engine
+took 20 minutes to start (7 of them compiling), and its worker was then killed by the kernel's
+out-of-memory killer (3.5 GB resident; the 24 GB were shared with the other engines) before the
+run finished; the quality runs were therefore made on transformers, base on 5 prompts and TPO
+only as far as time allowed. Reading the answers (answers.md): Qwen2.5-Coder-0.5B writes
+coherent, on-topic chat replies and refuses two of the five harmful requests (a casino robbery,
+an opinion on a political movement); SmolLM2-135M complies with all of them and drifts into
+fiction ("Echoshaper", a "magical and deadly elixir"). The Qwen file holds 633M parameters (its
+output layer is not tied to the embeddings) against SmolLM2's 135M: a TPO run cost 2.6x the CPU
+seconds and took 5.7x the wall time here, the five base answers 1.8x the CPU seconds. The single
+forced samples are dominated by the load (SmolLM2's cost more CPU seconds than Qwen's): read
+them as an order of magnitude only.
+"""
+
+
 def _load() -> float:
     return round(os.getloadavg()[0], 1)
 
@@ -411,14 +429,10 @@ def section(figures: dict, args: argparse.Namespace) -> str:
         if summary is not None:
             label = f"{DEFAULT_LABEL} (earlier run, {args.reference_quality.name}/)"
             reference = (label, summary)
-    commands = sorted(
-        {
-            f.get("command", "")
-            for entry in figures.values()
-            for f in entry.get("speed", {}).values()
-        }
-        - {""}
-    )
+    runs = [f for entry in figures.values() for f in entry.get("speed", {}).values()]
+    runs += [entry["quality"] for entry in figures.values() if "quality" in entry]
+    commands = sorted({c for f in runs for c in [f.get("command", ""), *f.get("commands", [])]})
+    commands = [c for c in commands if c]
     return (
         f"{SECTION}\n\n"
         "Which embedded policy to ship. Speed: load, one reply forced to exactly 96 tokens, "
@@ -437,6 +451,7 @@ def section(figures: dict, args: argparse.Namespace) -> str:
         "spin-wait for each other on shared cores): neither is the figure of an idle machine, "
         "and only models measured at similar loads compare.\n\n"
         f"{candidates_text()}\n{speed_table(figures)}\n\n{quality_table(figures, reference)}\n\n"
+        f"{NOTES}\n"
         "Commands (figures.json keeps every run's figures, so runs can be split by model or "
         "backend; `--report-only --write` rewrites this section from it):\n\n"
         + "".join(f"    {command}\n" for command in commands)
@@ -471,7 +486,9 @@ async def main_async(args: argparse.Namespace) -> None:
                 measured["command"] = command
                 quality_figures = measured.pop("quality", None)
                 if quality_figures is not None:
-                    quality_figures["command"] = command
+                    earlier = figures[name].get("quality", {})
+                    done = [earlier.get("command", ""), *earlier.get("commands", [])]
+                    quality_figures["commands"] = [c for c in [*done, command] if c]
                     figures[name]["quality"] = quality_figures
                 if "tpo" in measured:  # not a --skip-speed run: keep earlier timings otherwise
                     figures[name].setdefault("speed", {})[backend] = measured
