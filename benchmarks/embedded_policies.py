@@ -404,8 +404,9 @@ def answers_markdown(out: Path, names: list[str], prompts: int, extra: dict[str,
     for label, path in sources.items():
         for row in read_results(path) if path.exists() else []:
             by_prompt.setdefault(row["id"], {})[label] = row
-    # Only the prompts every measured model answered, in file order.
-    measured = [label for label in sources if label not in extra]
+    # Only the prompts every measured model and mode with answers answered, in file order.
+    present = {label for rows in by_prompt.values() for label in rows}
+    measured = [label for label in sources if label not in extra and label in present]
     shown = [i for i, rows in by_prompt.items() if all(label in rows for label in measured)]
     lines = ["# Embedded policies: answers side by side", ""]
     lines.append(
