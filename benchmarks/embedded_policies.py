@@ -321,7 +321,9 @@ def reference_quality(directory: Path, figures: dict) -> dict[str, Any] | None:
     from langchain_tpo.evaluation import read_results
 
     # The prompts the measured model finished, mode by mode: a like-for-like row.
-    ids = {mode: set(measured[0].get(f"{mode}_ids", [])) for mode in ("base", "tpo")}
+    ids = {
+        mode: {i for q in measured for i in q.get(f"{mode}_ids", [])} for mode in ("base", "tpo")
+    }
     files = {mode: directory / f"{mode}.jsonl" for mode in ("base", "tpo")}
     first = read_results(files["tpo"])[0]
     summary = summarize_quality(files, ids)
