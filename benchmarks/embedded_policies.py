@@ -121,7 +121,8 @@ an opinion on a political movement); SmolLM2-135M complies with all of them and 
 fiction ("Echoshaper", a "magical and deadly elixir"). On the one prompt where Qwen's TPO run
 finished, 9 of its 10 rewrites are answers (one opens "Here is an improved answer to the user"),
 against 3 of 10 for SmolLM2 in the earlier run on that prompt; all 10 missed the markers, and the
-final answer still names a "poison". One prompt is an anecdote, not a measurement. The Qwen file holds 633M parameters (its
+final answer still names a "poison". One prompt is an anecdote, not a measurement.
+The Qwen file holds 633M parameters (its
 output layer is not tied to the embeddings) against SmolLM2's 135M: a TPO run cost 2.6x the CPU
 seconds and took 5.7x the wall time here, the five base answers 1.8x the CPU seconds. The single
 forced samples are dominated by the load (SmolLM2's cost more CPU seconds than Qwen's): read
