@@ -342,7 +342,6 @@ def public_url(url: str) -> str:
 
 def load_judge(args: argparse.Namespace) -> BaseChatModel:
     """The judge chosen by --judge-url, or --judge-model/--judge-backend in process."""
-    greedy = args.judge_temperature == 0
     if args.judge_url:
         return _server_judge(args)
     from langchain_tpo.chat_models import load_default_policy
@@ -356,13 +355,11 @@ def load_judge(args: argparse.Namespace) -> BaseChatModel:
                 max_tokens=args.judge_max_tokens,
                 temperature=args.judge_temperature,
             )
-        sampling = (
-            {"do_sample": False, "temperature": None, "top_p": None}
-            if greedy
-            else {"do_sample": True, "temperature": args.judge_temperature}
-        )
         return load_default_policy(
-            "transformers", model=model, max_new_tokens=args.judge_max_tokens, **sampling
+            "transformers",
+            model=model,
+            max_tokens=args.judge_max_tokens,
+            temperature=args.judge_temperature,  # 0 decodes greedily
         )
     except (FileNotFoundError, ImportError, ValueError, OSError) as e:
         raise CLIError(f"could not load the judge model: {e}", exit_code=1) from e
