@@ -23,6 +23,9 @@ def add_parser(sub: Any) -> None:
         "run",
         help="answer a query with TPO",
         description="Answer a query with TPO and print the answer with its reward by iteration.",
+        epilog="Exit status: 0 answered (also when --run-timeout cut the run short); 1 failed "
+        "(the best answer found before the failure is still printed, and the reason on "
+        "stderr); 2 bad input.",
     )
     parser.add_argument("query", help="the question or instruction ('-' reads it from stdin)")
     parser.add_argument(
