@@ -69,8 +69,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--reward-url",
         metavar="URL",
-        help="a vLLM server of a reward model (`vllm serve MODEL --runner pooling`), scored over "
-        "its /classify endpoint (e.g. http://127.0.0.1:8001)",
+        help="a vLLM server of a reward model (started with --runner pooling), scored over its "
+        "/classify endpoint (e.g. http://127.0.0.1:8001)",
     )
     group.add_argument(
         "--reward-api-key",
@@ -219,9 +219,12 @@ def load_policy(args: argparse.Namespace) -> BaseChatModel:
 def load_reward(args: argparse.Namespace, policy: BaseChatModel) -> RewardModel:
     """The reward chosen by --reward-url, --reward, or the embedded default on the same backend."""
     backend: Literal["transformers", "vllm"] = "transformers" if args.server_url else args.backend
-    try:
-        if getattr(args, "reward_url", None):
+    if getattr(args, "reward_url", None):
+        try:
             return _server_reward(args)
+        except (ImportError, ValueError, OSError) as e:
+            raise CLIError(f"could not use the reward server: {e}", exit_code=1) from e
+    try:
         if args.reward == "judge":
             from langchain_tpo.reward_models import LLMJudgeReward
 
@@ -243,6 +246,8 @@ def _server_reward(args: argparse.Namespace) -> RewardModel:
     from langchain_tpo.reward_models import RemoteRewardModel
 
     key = reward_api_key(args)
+    if args.reward == "judge":
+        raise CLIError("--reward judge rates with the policy: it takes no --reward-url.")
     if args.reward:
         model = args.reward
     else:  # the OpenAI-style API of a vLLM server lives under /v1

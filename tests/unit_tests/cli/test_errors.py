@@ -16,7 +16,7 @@ from langchain_core.exceptions import (
 from langchain_core.messages import BaseMessage
 
 from langchain_tpo.cli import build_parser, main, models, run_command
-from langchain_tpo.cli.errors import MAX_MESSAGE, describe_failure
+from langchain_tpo.cli.errors import MAX_MESSAGE, CLIError, describe_failure
 from langchain_tpo.reward_models import FunctionReward, RewardModelError
 from langchain_tpo.testing import ScriptedChatModel, default_responder, stage_of
 
@@ -161,3 +161,9 @@ def test_bad_limits_are_usage_errors(
     assert main(["run", "q", flag, "0"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("tpo run: error:") and words in err
+
+
+def test_judge_reward_takes_no_reward_server() -> None:
+    args = build_parser().parse_args(["run", "q", "--reward", "judge", "--reward-url", "http://h"])
+    with pytest.raises(CLIError, match="judge"):
+        models._server_reward(args)
