@@ -27,22 +27,26 @@ Responder = Callable[[list[BaseMessage], int], str]
 
 
 def stage_of(messages: list[BaseMessage]) -> str:
-    """Which TPO step sent these messages: sample, critique, suggest or rewrite."""
+    """Which TPO step sent these messages (with the default prompts): sample, critique,
+    suggest or rewrite. `Request.stage` also knows it for replaced prompts."""
     text = messages[-1].text
+    first = messages[0].text if messages else ""
     if "Answer B (not preferred)" in text or "Here is an answer to review" in text:
         return "critique"
     if "A review of this answer" in text:
         return "suggest"
+    if "reviewer suggested how to improve it" in first:
+        return "rewrite"
     if RESPONSE_START in text and "Suggested improvements" in text:
         return "rewrite"
     return "sample"
 
 
 def default_responder(messages: list[BaseMessage], index: int) -> str:
-    """Distinct texts of distinct lengths; rewrites come wrapped in the response markers."""
+    """Distinct texts of distinct lengths; rewrites asked for markers come wrapped in them."""
     stage = stage_of(messages)
     body = f"{stage} {index}: " + "detail " * (index % 7)
-    if stage == "rewrite":
+    if stage == "rewrite" and RESPONSE_START in messages[-1].text:
         return f"{RESPONSE_START}{body.strip()}{RESPONSE_END}"
     return body.strip()
 
@@ -54,10 +58,12 @@ class Request:
     messages: list[BaseMessage]
     kwargs: dict[str, Any]
     samples: int
-    stage: str = field(init=False)
+    stage: str = ""
+    """The TPO step (from the request's `tpo_stage` run metadata, else from its text)."""
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.stage = stage_of(self.messages)
+        self.stage = self.stage or stage_of(self.messages)
 
 
 class ScriptedChatModel(BaseChatModel):
@@ -99,10 +105,14 @@ class ScriptedChatModel(BaseChatModel):
         """The requests one TPO step sent."""
         return [r for r in self._requests if r.stage == stage]
 
-    def _respond(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> ChatResult:
+    def _respond(
+        self, messages: list[BaseMessage], kwargs: dict[str, Any], run_manager: Any = None
+    ) -> ChatResult:
         n = kwargs.get("n") or getattr(self, "n", None) or 1
+        metadata = dict(getattr(run_manager, "metadata", None) or {})
+        request = Request(list(messages), dict(kwargs), n, metadata.get("tpo_stage", ""), metadata)
         with self._lock:
-            self._requests.append(Request(list(messages), dict(kwargs), n))
+            self._requests.append(request)
             indices = [next(self._counter) for _ in range(n)]
         texts = [self.responder(list(messages), i) for i in indices]
         # Token usage as a real provider reports it: words stand in for tokens.
@@ -137,7 +147,7 @@ class ScriptedChatModel(BaseChatModel):
     ) -> ChatResult:
         if self.delay:
             threading.Event().wait(self.delay)
-        return self._respond(messages, kwargs)
+        return self._respond(messages, _with_stop(kwargs, stop), run_manager)
 
     async def _agenerate(
         self,
@@ -148,7 +158,12 @@ class ScriptedChatModel(BaseChatModel):
     ) -> ChatResult:
         if self.delay:
             await asyncio.sleep(self.delay)
-        return self._respond(messages, kwargs)
+        return self._respond(messages, _with_stop(kwargs, stop), run_manager)
+
+
+def _with_stop(kwargs: dict[str, Any], stop: list[str] | None) -> dict[str, Any]:
+    """The call's keyword arguments as recorded: stop sequences included."""
+    return {**kwargs, "stop": stop} if stop else kwargs
 
 
 class ScriptedChatModelWithN(ScriptedChatModel):

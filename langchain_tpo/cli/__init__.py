@@ -20,7 +20,7 @@ _DEBUG_HELP = "on a failure, print the traceback as well as the one-line reason"
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    from langchain_tpo.cli import eval_command, report_command, run_command
+    from langchain_tpo.cli import eval_command, judge_command, report_command, run_command
 
     parser = argparse.ArgumentParser(
         prog="tpo",
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_command.add_parser(sub)
     eval_command.add_parser(sub)
     report_command.add_parser(sub)
+    judge_command.add_parser(sub)
     for command in sub.choices.values():
         # Also after the command name (`tpo run --debug ...`); SUPPRESS keeps a `tpo --debug`
         # given before it from being reset by the subcommand's default.

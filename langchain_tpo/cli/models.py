@@ -195,6 +195,32 @@ def _close(model: object) -> None:
         close()
 
 
+def torch_threads(cores: int | None = None, load: float | None = None) -> int:
+    """Threads for torch in this process: every core on an idle machine, else the free ones.
+
+    A multi-threaded torch waits for its slowest thread at every operator. On cores that other
+    processes keep busy that thread is often descheduled, and two threads decoded SmolLM2-135M
+    many times slower than one (benchmarks/RESULTS.md, "Start-up"). Busy means a 1-minute load
+    average of half the cores or more; then torch gets the cores left free, at least one.
+    """
+    cores = cores or os.cpu_count() or 1
+    load = os.getloadavg()[0] if load is None else load
+    if load < cores / 2:
+        return cores
+    return max(1, min(cores, int(cores - load)))
+
+
+def _set_torch_threads() -> None:
+    """Apply `torch_threads` to local transformers models, unless OMP_NUM_THREADS is set."""
+    if os.environ.get("OMP_NUM_THREADS"):
+        return
+    try:
+        import torch
+    except ImportError:  # the loader says what to install
+        return
+    torch.set_num_threads(torch_threads())
+
+
 def load_policy(args: argparse.Namespace) -> BaseChatModel:
     """The policy chosen by --server-url, --policy/--backend, or the embedded default."""
     if args.server_url:
@@ -207,6 +233,8 @@ def load_policy(args: argparse.Namespace) -> BaseChatModel:
         )
     from langchain_tpo.chat_models import load_default_policy
 
+    if args.backend == "transformers":
+        _set_torch_threads()
     kwargs: dict[str, Any] = {"backend": args.backend}
     if args.policy:
         kwargs["model"] = args.policy
@@ -224,6 +252,8 @@ def load_reward(args: argparse.Namespace, policy: BaseChatModel) -> RewardModel:
             return _server_reward(args)
         except (ImportError, ValueError, OSError) as e:
             raise CLIError(f"could not use the reward server: {e}", exit_code=1) from e
+    if backend == "transformers" and args.reward != "judge":
+        _set_torch_threads()
     try:
         if args.reward == "judge":
             from langchain_tpo.reward_models import LLMJudgeReward

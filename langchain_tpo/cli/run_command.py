@@ -7,14 +7,18 @@ import sys
 import time
 from typing import Any
 
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
 from pydantic import ValidationError
 
 from langchain_tpo._redact import redact_text
 from langchain_tpo.chain import TPOChain
 from langchain_tpo.cli import models
 from langchain_tpo.cli.errors import CLIError, describe_failure, one_line
+from langchain_tpo.cli.interactive import TerminalReviewer
 from langchain_tpo.config import TPOConfig
 from langchain_tpo.inputs import coerce_input
+from langchain_tpo.review import REVIEW_POINTS
 from langchain_tpo.state import TPOResult
 
 
@@ -38,6 +42,13 @@ def add_parser(sub: Any) -> None:
     models.add_sampling_arguments(parser, max_tokens=192)
     models.add_model_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    parser.add_argument(
+        "--interactive",
+        "-i",
+        action="store_true",
+        help="review each iteration yourself: pick the chosen and rejected answers, write the "
+        "critique, edit the suggestions (questions on stderr, answers from stdin)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     parser.set_defaults(handler=run)
 
@@ -108,17 +119,32 @@ def run(args: argparse.Namespace) -> int:
     state: dict[str, Any] = {}
     failure: str | None = None
     with models.loaded_models(args, progress.say) as (policy, reward):
-        chain = TPOChain(policy=policy, reward=reward, config=config)
-        stream = chain.graph.stream(
-            graph_input, chain.run_config(), stream_mode=["custom", "values"]
+        review = REVIEW_POINTS if args.interactive else ()
+        chain = TPOChain(
+            policy=policy,
+            reward=reward,
+            config=config,
+            checkpointer=InMemorySaver() if review else None,
+            human_review=review,
         )
+        reviewer = TerminalReviewer()
+        run_config = chain.run_config({"configurable": {"thread_id": "tpo-run"}})
+        next_input: Any = graph_input
         try:
-            for mode, chunk in stream:
-                assert isinstance(chunk, dict)
-                if mode == "custom":
-                    progress.event(dict(chunk), config.max_iterations)
-                else:
-                    state = dict(chunk)
+            while next_input is not None:
+                pause = None
+                stream = chain.graph.stream(
+                    next_input, run_config, stream_mode=["custom", "values", "updates"]
+                )
+                for mode, chunk in stream:
+                    assert isinstance(chunk, dict)
+                    if mode == "custom":
+                        progress.event(dict(chunk), config.max_iterations)
+                    elif mode == "values":
+                        state = dict(chunk)
+                    elif "__interrupt__" in chunk:
+                        pause = chunk["__interrupt__"][0].value
+                next_input = Command(resume=reviewer.decide(pause)) if pause is not None else None
         except Exception as e:
             if not state.get("candidates"):
                 raise  # nothing to show: main reports the error
@@ -172,7 +198,7 @@ def render(result: TPOResult, seconds: float) -> str:
         lines.append(f"{name:<14}{len(scores):>8}{step_best:>14}{so_far:>+13.3f}")
     lines.append(
         f"stopped: {result.stop_reason} · {result.model_calls} model requests · "
-        f"{result.marker_misses} rewrites without markers · "
+        f"{result.lead_ins} lead-in lines cut · "
         f"{result.prompt_echoes} cut at an echoed prompt · {result.empty_outputs} empty · "
         f"{result.failures} failed · {seconds:.1f} s"
     )

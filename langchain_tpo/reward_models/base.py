@@ -73,39 +73,53 @@ class RewardModel(RunnableSerializable[Sequence[Pair], list[float]], ABC):
         """Score a batch of pairs without blocking the event loop (a thread by default)."""
         return await asyncio.get_running_loop().run_in_executor(None, self._score, pairs)
 
-    def evaluate(self, pairs: Sequence[Pair]) -> list[Reward]:
-        """Score pairs and keep the feedback text of reward models that give one."""
+    def evaluate(self, pairs: Sequence[Pair], config: RunnableConfig | None = None) -> list[Reward]:
+        """Score pairs and keep the feedback text of reward models that give one.
+
+        Each call is one traced run named after the reward model, with the pairs as its input
+        and the rewards as its output.
+        """
         pairs = list(pairs)
         if not pairs:
             return []
-        return self._checked(self._score(pairs), len(pairs))
+        return self._call_with_config(self._evaluate, pairs, config, run_type="chain")  # type: ignore[arg-type,return-value]
 
-    async def aevaluate(self, pairs: Sequence[Pair]) -> list[Reward]:
+    async def aevaluate(
+        self, pairs: Sequence[Pair], config: RunnableConfig | None = None
+    ) -> list[Reward]:
         """Async twin of `evaluate`."""
         pairs = list(pairs)
         if not pairs:
             return []
+        return await self._acall_with_config(self._aevaluate, pairs, config, run_type="chain")  # type: ignore[arg-type,return-value]
+
+    def _evaluate(self, pairs: list[Pair]) -> list[Reward]:
+        return self._checked(self._score(pairs), len(pairs))
+
+    async def _aevaluate(self, pairs: list[Pair]) -> list[Reward]:
         return self._checked(await self._ascore(pairs), len(pairs))
 
-    def score(self, pairs: Sequence[Pair]) -> list[float]:
+    def score(self, pairs: Sequence[Pair], config: RunnableConfig | None = None) -> list[float]:
         """One raw reward per (query, response) pair."""
-        return [r.score for r in self.evaluate(pairs)]
+        return [r.score for r in self.evaluate(pairs, config)]
 
-    async def ascore(self, pairs: Sequence[Pair]) -> list[float]:
+    async def ascore(
+        self, pairs: Sequence[Pair], config: RunnableConfig | None = None
+    ) -> list[float]:
         """Async twin of `score`."""
-        return [r.score for r in await self.aevaluate(pairs)]
+        return [r.score for r in await self.aevaluate(pairs, config)]
 
     def invoke(
         self, input: Sequence[Pair], config: RunnableConfig | None = None, **kwargs: Any
     ) -> list[float]:
-        """Score a batch of pairs as a Runnable."""
-        return self._call_with_config(self.score, input, config, run_type="chain")
+        """Score a batch of pairs as a Runnable (one traced run)."""
+        return self.score(input, config)
 
     async def ainvoke(
         self, input: Sequence[Pair], config: RunnableConfig | None = None, **kwargs: Any
     ) -> list[float]:
         """Async twin of `invoke`."""
-        return await self._acall_with_config(self.ascore, input, config, run_type="chain")
+        return await self.ascore(input, config)
 
     def _checked(self, raw: Any, expected: int) -> list[Reward]:
         name = self.get_name()

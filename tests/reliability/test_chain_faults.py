@@ -29,9 +29,6 @@ BOUND_S = 60.0
 (the stub releases a hanging request only after 120 s)."""
 
 CONFIG = TPOConfig(num_samples=2, max_iterations=1, max_tokens=8, seed=0)
-PARTIAL_FAILURE_PENDING = pytest.mark.xfail(
-    reason="core partial-failure handling pending", strict=False
-)
 
 
 def length_reward() -> FunctionReward:
@@ -79,7 +76,6 @@ def test_failing_server_ends_the_run_in_bounded_time(stub: StubServer, fault: st
         assert isinstance(outcome, Exception)
 
 
-@PARTIAL_FAILURE_PENDING
 def test_server_dying_mid_run_keeps_the_best_answer(stub: StubServer) -> None:
     stub.chat_fault, stub.fail_after = "500", 1  # the samples come back, then only errors
     outcome, _ = finish(chain_on(stub))
@@ -88,7 +84,6 @@ def test_server_dying_mid_run_keeps_the_best_answer(stub: StubServer) -> None:
     assert outcome.stop_reason == "stage_failed"
 
 
-@PARTIAL_FAILURE_PENDING
 @pytest.mark.parametrize("error", [RuntimeError, ValueError, TimeoutError])
 def test_policy_failing_one_call_in_three_still_finishes(error: type[Exception]) -> None:
     calls = itertools.count(1)
@@ -98,7 +93,7 @@ def test_policy_failing_one_call_in_three_still_finishes(error: type[Exception])
             raise error("transient failure")
         return default_responder(messages, index)
 
-    config = TPOConfig(num_samples=3, max_iterations=2, seed=0, max_retries=2)
+    config = TPOConfig(num_samples=3, max_iterations=2, seed=0, max_retries=2, retry_backoff_s=0.01)
     finished = 0
     for _ in range(5):
         chain = TPOChain(
@@ -109,7 +104,6 @@ def test_policy_failing_one_call_in_three_still_finishes(error: type[Exception])
     assert finished == 5
 
 
-@PARTIAL_FAILURE_PENDING
 def test_run_deadline_returns_the_best_answer_so_far() -> None:
     policy = ScriptedChatModel(delay=0.5)  # about 2 s per iteration, 12 s for all six
     config = TPOConfig(num_samples=2, max_iterations=6, seed=0, timeout_s=2.0)

@@ -147,7 +147,7 @@ def test_debug_adds_the_traceback_but_no_key(stub: StubServer) -> None:
     ("fault", "words"),
     [
         ("nan", "finite"),
-        ("hang", "could not reach"),
+        ("hang", "timed out"),
         ("500", "HTTP 500"),
         ("garbage", "unexpected"),
     ],

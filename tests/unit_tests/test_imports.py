@@ -42,7 +42,7 @@ def test_backend_exports() -> None:
         ]
     )
     assert sorted(chat_models.__all__) == sorted(
-        ["ChatVLLM", "is_pipeline_chat_model", "load_default_policy", "sample_pipeline_chat"]
+        ["ChatTransformers", "ChatVLLM", "load_default_policy"]
     )
 
 
