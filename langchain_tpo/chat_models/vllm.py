@@ -149,7 +149,11 @@ class ChatVLLM(BaseChatModel):
         return chat
 
     def close(self) -> None:
-        """Shut down the engine if `from_model_id` started it; otherwise leave it running."""
+        """Shut down the engine if `from_model_id` started it; otherwise leave it running.
+
+        Safe to call twice. An engine `from_model_id` started is also shut down at interpreter
+        exit if `close` was never called, so a script can end without it.
+        """
         self._runner.close()
 
     @property

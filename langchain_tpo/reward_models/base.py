@@ -6,7 +6,8 @@ import asyncio
 import math
 import numbers
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any, NamedTuple, TypeAlias
 
 from langchain_core.messages import BaseMessage
@@ -122,6 +123,14 @@ class RewardModel(RunnableSerializable[Sequence[Pair], list[float]], ABC):
 
     def _checked(self, raw: Any, expected: int) -> list[Reward]:
         name = self.get_name()
+        if isinstance(raw, (Mapping, str, bytes, AbstractSet)):
+            # list() would quietly turn their keys, characters or unordered members into scores.
+            kind = "a set" if isinstance(raw, AbstractSet) else f"a {type(raw).__name__}"
+            msg = (
+                f"Reward model {name!r} returned {kind} for {expected} pair(s): {raw!r:.200}. "
+                "It must return a sequence (a list) with one number or Reward per pair, in order."
+            )
+            raise RewardModelError(msg)
         try:
             items = list(raw)
         except TypeError:
