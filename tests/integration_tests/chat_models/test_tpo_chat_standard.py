@@ -1,0 +1,58 @@
+"""LangChain's standard integration tests for TPOChatModel on the default models (transformers).
+
+TPO runs small (N=2, D=1, 12 tokens per request) with the embedded SmolLM2 policy and the
+default reward model. Tool calling is declared unsupported: the transformers pipeline policy
+never returns tool calls. The tool-calling suite runs on a vLLM server with tool calling on, in
+tests/integration_tests/test_agents.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_tests.integration_tests import ChatModelIntegrationTests
+
+from langchain_tpo import TPOChain, TPOConfig
+from tests.unit_tests.chat_models.tpo_capabilities import TPOChatModelCapabilities
+
+pytestmark = [pytest.mark.integration]
+
+SMALL = TPOConfig(num_samples=2, max_iterations=1, max_tokens=12, seed=0)
+
+
+@pytest.fixture(scope="module")
+def default_reward(model_dir: Path) -> Any:
+    pytest.importorskip("torch")
+    from langchain_tpo.reward_models import load_default_reward
+
+    return load_default_reward("transformers")
+
+
+class TestTPOChatModelIntegration(TPOChatModelCapabilities, ChatModelIntegrationTests):
+    _chain: TPOChain | None = None
+
+    @pytest.fixture(autouse=True)
+    def _default_models(self, hf_chat: Any, default_reward: Any) -> None:
+        type(self)._chain = TPOChain(policy=hf_chat, reward=default_reward, config=SMALL)
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {"chain": self._chain}
+
+    @property
+    def standard_chat_model_params(self) -> dict[str, Any]:
+        # The suite's 100 tokens per request would make every TPO run several times longer.
+        params = super().standard_chat_model_params
+        params.pop("max_tokens", None)
+        return params
+
+    @property
+    def has_tool_calling(self) -> bool:
+        return False
+
+    @property
+    def supports_model_override(self) -> bool:
+        """The in-process pipeline serves one model."""
+        return False
