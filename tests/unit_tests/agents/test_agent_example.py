@@ -41,6 +41,11 @@ def test_the_printed_answer_is_the_refined_answer(
         f"Final answer (reward {len(REWRITE):+.3f}, best by step "
         f"[{float(len(DRAFT))}, {float(len(REWRITE))}]):\n{REWRITE}"
     )
-    # The model answered from the tool results, shown to it as text.
+    # The model answered from the tool results, shown to it as text, and TPO saw the same
+    # conversation: no assistant turn the example made up (an earlier version put a fake
+    # "Noted." there, which SmolLM2 repeated and the reward model preferred).
     draft_request = policy.requests_for("sample")[0]
     assert "[tool result] library_facts: The city library opens" in draft_request.messages[2].text
+    for request in policy.requests_for("sample"):
+        assistant_turns = [m.text for m in request.messages if m.type == "ai"]
+        assert assistant_turns and all(t.startswith("[tool call]") for t in assistant_turns)
