@@ -81,11 +81,12 @@ class TPOChatModel(BaseChatModel):
     `drafts=[...]` seeds TPO's cache with answers of your own.
 
     Tool calling: `model.bind_tools(tools)` binds the tools on the policy (so the policy
-    must support tool calling). Each call, the policy with tools answers the conversation once;
-    a reply that calls tools is returned as it is (a tool call is not an answer to refine); a
-    final answer seeds TPO's cache as a draft, and TPO, running on the policy without tools,
-    refines it with the whole conversation as context. This is what `create_agent` and
-    `create_react_agent` do with a model. `with_structured_output` is not supported.
+    must support tool calling). Each call, the policy with tools answers the conversation once,
+    with its own settings; a reply that calls tools is returned as it is (a tool call is not an
+    answer to refine); a final answer seeds TPO's cache as a draft, and TPO, running on the
+    policy without tools, refines it with the whole conversation as context. This is what
+    `create_agent` and `create_react_agent` do with a model. `with_structured_output` is not
+    supported; an agent's `response_format` answer is a tool call and passes through.
 
     Streaming: `stream`/`astream` yield the answer as `AIMessageChunk`s once TPO is done;
     while it runs, each progress event of the loop (`tpo.stage`, `tpo.progress`) is a callback

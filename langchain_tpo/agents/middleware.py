@@ -30,7 +30,9 @@ class TPOMiddleware(AgentMiddleware):
     without tools. The refined answer takes the reply's place in the agent's state, with the
     reward (`tpo_score`) and the best reward by iteration (`tpo_best_scores`) in its
     `response_metadata` and the tokens of TPO's requests added to its `usage_metadata`.
-    The draft stays the answer unless a sample or rewrite scores higher.
+    The draft stays the answer unless a sample or rewrite scores higher. In the agent's
+    `messages` stream the model's reply comes first, then the refined answer (TPO's own
+    requests are left out); the `custom` stream carries TPO's progress events.
 
     Per-run settings: TPOConfig fields in the agent's `configurable`
     (`agent.invoke(..., config={"configurable": {"num_samples": 3}})`) override `config`.

@@ -353,3 +353,16 @@ async def test_create_react_agent_calls_the_tool_then_answers_with_tpo() -> None
     messages = state["messages"]
     assert [m.type for m in messages] == ["human", "ai", "tool", "ai"]
     assert "tpo_score" in messages[-1].response_metadata
+
+
+def test_an_agents_structured_response_passes_through_untouched() -> None:
+    from langchain.agents import create_agent
+
+    class Opening(BaseModel):
+        hours: str
+
+    policy = ScriptedToolCallingModel()
+    agent = create_agent(make_model(policy), response_format=Opening)
+    state = agent.invoke({"messages": [("human", "When is it open?")]})
+    assert state["structured_response"] == Opening(hours="When is it open?")
+    assert [r.stage for r in policy.requests] == ["sample"]  # the forced call; no TPO run
