@@ -366,3 +366,28 @@ def test_an_agents_structured_response_passes_through_untouched() -> None:
     state = agent.invoke({"messages": [("human", "When is it open?")]})
     assert state["structured_response"] == Opening(hours="When is it open?")
     assert [r.stage for r in policy.requests] == ["sample"]  # the forced call; no TPO run
+
+
+def test_events_the_graph_dispatches_itself_are_not_forwarded_twice() -> None:
+    """Once the graph dispatches its progress as callback events, the adapter stops
+    forwarding its own copies (here a policy request stands in for such a graph)."""
+    from langchain_core.callbacks import dispatch_custom_event
+
+    def responder(messages: list[Any], index: int) -> str:
+        if index == 0:
+            dispatch_custom_event("tpo.progress", {"from": "graph"})
+        return f"answer {index}"
+
+    class Events(BaseCallbackHandler):
+        def __init__(self) -> None:
+            self.seen: list[tuple[str, Any]] = []
+
+        def on_custom_event(self, name: str, data: Any, **kwargs: Any) -> None:
+            self.seen.append((name, data))
+
+    events = Events()
+    make_model(ScriptedChatModel(responder=responder)).invoke("q", config={"callbacks": [events]})
+    # Without the check every stage and progress event of the run would follow (6 here); at
+    # most the sample stage, still in flight when the graph's event arrives, precedes it.
+    assert events.seen[-1] == ("tpo.progress", {"from": "graph"})
+    assert len(events.seen) <= 2
