@@ -4,16 +4,18 @@ TPO's own requests go to the policy without tools, and its prompts show earlier 
 transcript. A raw agent conversation does not fit either: an `AIMessage` that only calls a tool
 has no text, and a `ToolMessage` has a role many chat templates do not know (or that must follow
 a tool call the template cannot show). So every run of assistant and tool messages becomes one
-assistant turn of plain text:
+assistant turn of plain prose:
 
 ```
 User: How late is the library open?
-Assistant: [tool call] library_facts({"topic": "opening hours"})
-[tool result] library_facts: The city library opens 9:00-18:00 on weekdays...
+Assistant: I used the tool library_facts (topic: opening hours) and got: The city library
+opens 9:00-18:00 on weekdays...
 ```
 
 and the question is asked again after it, as the query TPO answers. The conversation alternates
-user and assistant turns throughout, which every chat template accepts.
+user and assistant turns throughout, which every chat template accepts. Prose, not call syntax:
+small models continue the pattern of the assistant's earlier turns, and copying
+`[tool call] name({...})` lines makes no answer, while copying the facts found makes one.
 """
 
 from __future__ import annotations
@@ -99,26 +101,43 @@ def _flush(run: list[BaseMessage]) -> list[BaseMessage]:
         return []
     if all(_is_answer(m) for m in run):
         return run  # ordinary assistant turns
-    names: dict[str, str] = {}
     lines: list[str] = []
+    calls: dict[str, tuple[int, str]] = {}  # call id -> (its line, "name (arguments)")
     for message in run:
         if isinstance(message, AIMessage):
             if message.text.strip():
                 lines.append(message.text.strip())
             for call in message.tool_calls:
-                names[call.get("id") or ""] = call["name"]
-                lines.append(f"[tool call] {call['name']}({_arguments(call['args'])})")
+                described = _describe(call["name"], call["args"])
+                calls[call.get("id") or ""] = (len(lines), described)
+                lines.append(f"I am using the tool {described}.")
             for bad in message.invalid_tool_calls:
-                lines.append(f"[malformed tool call] {bad.get('name') or '?'}({bad.get('args')})")
+                lines.append(
+                    f"I tried to use the tool {bad.get('name') or '?'}, but the call was "
+                    f"malformed: {bad.get('args')}"
+                )
         elif isinstance(message, ToolMessage):
-            name = message.name or names.get(message.tool_call_id) or "tool"
-            kind = "tool error" if message.status == "error" else "tool result"
-            lines.append(f"[{kind}] {name}: {message.text.strip()}")
+            line, described = calls.pop(message.tool_call_id, (None, message.name or ""))
+            tool = f"the tool {described}" if described else "a tool"
+            outcome = "which failed" if message.status == "error" else "and got"
+            sentence = f"I used {tool} {outcome}: {message.text.strip()}"
+            if line is None:
+                lines.append(sentence)
+            else:
+                lines[line] = sentence
     return [AIMessage("\n".join(line for line in lines if line))]
 
 
-def _arguments(args: Any) -> str:
+def _describe(name: str, args: Any) -> str:
+    """`name (key: value, ...)`, values as plain text where they are strings."""
+    if not isinstance(args, dict) or not args:
+        return name if not args else f"{name} ({args})"
+    parts = [f"{k}: {v if isinstance(v, str) else _json(v)}" for k, v in args.items()]
+    return f"{name} ({', '.join(parts)})"
+
+
+def _json(value: Any) -> str:
     try:
-        return json.dumps(args, ensure_ascii=False, sort_keys=True)
+        return json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):
-        return str(args)
+        return str(value)

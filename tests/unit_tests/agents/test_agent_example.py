@@ -45,7 +45,8 @@ def test_the_printed_answer_is_the_refined_answer(
     # conversation: no assistant turn the example made up (an earlier version put a fake
     # "Noted." there, which SmolLM2 repeated and the reward model preferred).
     draft_request = policy.requests_for("sample")[0]
-    assert "[tool result] library_facts: The city library opens" in draft_request.messages[2].text
+    research = draft_request.messages[2].text
+    assert "I used the tool library_facts (topic: opening hours) and got: The city" in research
     for request in policy.requests_for("sample"):
         assistant_turns = [m.text for m in request.messages if m.type == "ai"]
-        assert assistant_turns and all(t.startswith("[tool call]") for t in assistant_turns)
+        assert assistant_turns and all(t.startswith("I used the tool") for t in assistant_turns)

@@ -36,10 +36,8 @@ def test_the_research_for_the_question_becomes_one_assistant_turn() -> None:
     assert isinstance(research, AIMessage) and not research.tool_calls
     assert research.text.splitlines() == [
         "Let me look.",
-        '[tool call] facts({"topic": "hours"})',
-        "[tool result] facts: 9:00-18:00",
-        '[tool call] facts({"topic": "late"})',
-        "[tool error] facts: lookup failed",
+        "I used the tool facts (topic: hours) and got: 9:00-18:00",
+        "I used the tool facts (topic: late) which failed: lookup failed",
     ]
 
 
@@ -53,7 +51,9 @@ def test_earlier_tool_turns_and_their_answer_merge_into_one_turn() -> None:
     ]
     value = tpo_input(messages)
     assert [m.type for m in value["context"]] == ["human", "ai"]
-    assert value["context"][1].text.endswith("[tool result] lookup: one\nThe answer is one.")
+    assert value["context"][1].text == (
+        "I used the tool lookup (x: 1) and got: one\nThe answer is one."
+    )
     assert value["query"] == "second"
 
 
@@ -62,3 +62,14 @@ def test_a_conversation_that_ends_with_an_answer_is_refused() -> None:
         tpo_input([HumanMessage("q"), AIMessage("a")])
     with pytest.raises(ValueError, match="no human message"):
         tpo_input([SystemMessage("s"), AIMessage("a")])
+
+
+def test_a_call_still_waiting_for_its_result_and_a_stray_result() -> None:
+    turns = render_tool_turns(
+        [
+            HumanMessage("q"),
+            AIMessage("", tool_calls=[{"name": "clock", "args": {}, "id": "1"}]),
+            ToolMessage("noon", tool_call_id="unknown"),
+        ]
+    )
+    assert turns[1].text == "I am using the tool clock.\nI used a tool and got: noon"

@@ -54,7 +54,8 @@ def test_the_final_answer_is_refined_and_replaces_the_reply() -> None:
     assert len(tpo_requests) == 6  # 2 samples, critique, suggest, 2 rewrites
     critique = model.requests_for("critique")[0].messages[-1].text
     assert "System: Answer in one sentence." in critique
-    assert "[tool result] library_hours: The library opens 9:00-18:00" in critique
+    assert "I used the tool library_hours (day: " in critique
+    assert "and got: The library opens 9:00-18:00" in critique
     # The answer's usage counts the agent's reply and TPO's requests.
     assert answer.usage_metadata is not None
     assert answer.usage_metadata["total_tokens"] > result.usage["total_tokens"]
