@@ -85,10 +85,18 @@ def reward(model_dir: Path) -> Any:
 
 @pytest.fixture
 def server_policy(tool_server: str) -> Any:
+    import httpx
     from langchain_openai import ChatOpenAI
 
-    # Room for a whole tool call (about 40 tokens); TPO's own texts use SMALL's limit.
-    return ChatOpenAI(base_url=tool_server, api_key="EMPTY", model="smollm2", max_tokens=96)
+    return ChatOpenAI(
+        base_url=tool_server,
+        api_key="EMPTY",
+        model="smollm2",
+        max_tokens=96,  # room for a whole tool call; TPO's own texts use SMALL's limit
+        # A client per test: langchain-openai's shared async client is bound to the event
+        # loop of the first test that used it, and each async test gets a loop of its own.
+        http_async_client=httpx.AsyncClient(),
+    )
 
 
 def call_the_tool_first() -> Any:
@@ -193,6 +201,29 @@ class TestTPOChatModelToolServer(TPOChatModelCapabilities, ChatModelIntegrationT
         """The server serves the model under a second name; a per-call `model` picks it."""
         return "smollm2-again"
 
+    # The policy's own limits, not TPO's: a reply that calls a tool is the policy's, unchanged.
+    # Constrained decoding makes the calls well-formed; what goes into them is up to the model.
+
     @pytest.mark.xfail(reason="SmolLM2-135M does not call a tool unless tool_choice forces it")
     def test_agent_loop(self, model: Any) -> None:
         super().test_agent_loop(model)
+
+    @pytest.mark.xfail(reason="SmolLM2-135M often passes another number than the question's 3")
+    @pytest.mark.parametrize("model", [{}, {"output_version": "v1"}], indirect=True)
+    def test_tool_calling(self, model: Any) -> None:
+        super().test_tool_calling(model)
+
+    @pytest.mark.xfail(reason="SmolLM2-135M often passes another number than the question's 3")
+    async def test_tool_calling_async(self, model: Any) -> None:
+        await super().test_tool_calling_async(model)
+
+    @pytest.mark.xfail(reason="SmolLM2-135M may fill a free-text argument with an empty string")
+    def test_bind_runnables_as_tools(self, model: Any) -> None:
+        super().test_bind_runnables_as_tools(model)
+
+    @pytest.mark.xfail(
+        reason="SmolLM2-135M writes another name than 你好 into the argument, or rambles to the "
+        "token limit"
+    )
+    def test_unicode_tool_call_integration(self, model: Any, **kwargs: Any) -> None:
+        super().test_unicode_tool_call_integration(model, **kwargs)
