@@ -1,19 +1,31 @@
-"""Orchestration overhead of the TPO graph, measured with an instant fake policy and reward.
+"""Orchestration overhead of the TPO graph, up to 1,024 concurrent queries, with an instant fake
+policy and reward.
 
 Everything TPO adds around the model calls (LangGraph supersteps, state merges, prompt
 rendering, response parsing, reward bookkeeping) is what this measures. The policy answers
 instantly, so the wall time is overhead plus the fake model's own cost, which is measured
-separately (the same model calls made directly, without the graph) and subtracted.
+separately (the same model calls made directly, without the graph) and subtracted. Memory is
+measured in a separate run under `tracemalloc` (which slows Python down, so it is not timed):
+the peak of Python allocations while all K queries are in flight, divided by K (the scripted
+model's own log of requests is cleared as it goes, since it is not part of TPO). Flat memory per
+query means K queries in flight cost K times one query, nothing more.
 
-Run:  python benchmarks/overhead.py [--samples 5] [--iterations 2] [--repeats 5]
+Run:  python benchmarks/overhead.py [--samples 5] [--iterations 2] [--repeats 3]
+          [--queries 1 64 256 1024] [--write]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import os
 import statistics
+import sys
 import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
 
 from langchain_core.messages import HumanMessage
 
@@ -21,6 +33,9 @@ from langchain_tpo import TPOChain, TPOConfig
 from langchain_tpo.graph import supersteps_needed
 from langchain_tpo.reward_models import FunctionReward
 from langchain_tpo.testing import ScriptedChatModel, ScriptedChatModelWithN
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import machine, write_section
 
 
 def _chain(policy: ScriptedChatModel, n: int, d: int) -> TPOChain:
@@ -44,20 +59,25 @@ def _bare_model_seconds(policy: ScriptedChatModel, calls: int, concurrent: bool)
     return time.perf_counter() - start
 
 
+def _run(chain: TPOChain, queries: int) -> None:
+    if queries == 1:
+        chain.invoke("q")
+    else:
+        asyncio.run(chain.abatch([f"q{i}" for i in range(queries)]))
+
+
 def measure(
     queries: int, n: int, d: int, repeats: int, native: bool
 ) -> tuple[float, float, float, int]:
     """Median wall seconds, bare-model seconds, overhead ms per node call, node calls."""
     walls, bares = [], []
-    calls = 0
     for _ in range(repeats):
         policy = ScriptedChatModelWithN() if native else ScriptedChatModel()
         chain = _chain(policy, n, d)
+        if gc.isenabled():
+            gc.collect()
         start = time.perf_counter()
-        if queries == 1:
-            chain.invoke("q")
-        else:
-            asyncio.run(chain.abatch([f"q{i}" for i in range(queries)]))
+        _run(chain, queries)
         walls.append(time.perf_counter() - start)
         calls = len(policy.requests)
         bares.append(_bare_model_seconds(type(policy)(), calls, concurrent=queries > 1))
@@ -66,27 +86,91 @@ def measure(
     return wall, bare, 1000 * max(wall - bare, 0.0) / node_calls, node_calls
 
 
+class _ForgetfulFanOut(ScriptedChatModel):
+    """The scripted model without its log of requests (kept for tests, not part of TPO)."""
+
+    def _respond(self, messages: Any, kwargs: Any) -> Any:
+        result = super()._respond(messages, kwargs)
+        self._requests.clear()
+        return result
+
+
+class _ForgetfulWithN(ScriptedChatModelWithN, _ForgetfulFanOut):
+    """The same, with `n` samples per request."""
+
+
+def peak_kib_per_query(queries: int, n: int, d: int, native: bool) -> float:
+    """Peak Python memory allocated while the queries run, per query (KiB)."""
+    policy = _ForgetfulWithN() if native else _ForgetfulFanOut()
+    chain = _chain(policy, n, d)
+    _run(chain, 1)  # warm caches (compiled graph, prompt templates) outside the measurement
+    gc.collect()
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    _run(chain, queries)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return (peak - base) / 1024 / queries
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=5, help="N (default 5)")
     parser.add_argument("--iterations", type=int, default=2, help="D (default 2)")
-    parser.add_argument("--repeats", type=int, default=5, help="runs per row; median kept")
-    args = parser.parse_args()
-    n, d = args.samples, args.iterations
-
-    print(f"TPO orchestration overhead, N={n}, D={d}, instant fake policy and reward")
-    print(
-        f"{'queries':>7}  {'policy':<14} {'node calls':>10}  {'wall s':>8}  {'model s':>8}  "
-        f"{'overhead ms/node':>16}  {'vs 10 ms aim':>12}"
+    parser.add_argument("--repeats", type=int, default=3, help="runs per row; median kept")
+    parser.add_argument("--queries", type=int, nargs="+", default=[1, 64, 256, 1024])
+    parser.add_argument(
+        "--gc",
+        choices=("on", "off", "tuned"),
+        default="on",
+        help="Python's cyclic garbage collector: on (default), off, or tuned (gc.freeze() "
+        "and thresholds 50000/50/100), to see what it costs with many queries in flight",
     )
-    for queries in (1, 64):
+    parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
+    args = parser.parse_args()
+    if args.gc == "off":
+        gc.disable()
+    elif args.gc == "tuned":
+        gc.freeze()
+        gc.set_threshold(50_000, 50, 100)
+    n, d = args.samples, args.iterations
+    load = os.getloadavg()[0]
+
+    print(
+        f"TPO orchestration overhead, N={n}, D={d}, instant fake policy and reward, "
+        f"garbage collector {args.gc}"
+    )
+    header = (
+        "| queries in flight | policy | node calls | wall s | model s | overhead ms per node "
+        "call | vs the 2 ms aim | peak memory per query (KiB) |"
+    )
+    lines = [header, "|---|---|---|---|---|---|---|---|"]
+    print(header)
+    for queries in args.queries:
         for native in (False, True):
             wall, bare, per_node, nodes = measure(queries, n, d, args.repeats, native)
-            label = "n per request" if native else "fan-out"
-            print(
-                f"{queries:>7}  {label:<14} {nodes:>10}  {wall:>8.3f}  {bare:>8.3f}  "
-                f"{per_node:>16.2f}  {per_node / 10:>11.2f}x"
+            memory = peak_kib_per_query(queries, n, d, native)
+            label = "n per request" if native else "fan-out (N requests)"
+            lines.append(
+                f"| {queries:,} | {label} | {nodes:,} | {wall:.3f} | {bare:.3f} | "
+                f"{per_node:.2f} | {per_node / 2:.2f}x | {memory:.0f} |"
             )
+            print(lines[-1], flush=True)
+    table = "\n".join(lines)
+    if args.write and args.gc == "on":
+        command = "python benchmarks/overhead.py " + " ".join(sys.argv[1:])
+        write_section(
+            "## Orchestration overhead",
+            "## Orchestration overhead\n\n"
+            f"`{command.strip()}`: the TPO graph with an instant scripted policy and a function "
+            f"reward, N={n}, D={d} ({supersteps_needed(d)} node calls per query), K queries in "
+            "flight at once (`TPOChain.abatch`; K=1 is one `invoke`). The fake model's own "
+            "cost, measured by making the same requests without the graph, is subtracted; "
+            f"medians of {args.repeats} runs. Memory: peak Python allocations (`tracemalloc`, "
+            "a separate untimed run) while the K queries are in flight, divided by K. "
+            f"{machine(load)}.\n\n{table}\n\n",
+        )
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ async def run(data: Path, limit: int, out_dir: Path) -> None:
     ]:
         name = f"default ({BACKEND})"
         settings = run_settings(mode, config, policy=name, reward=name)
-        with ResultsFile(out_dir / f"{mode}.jsonl") as out:
+        with ResultsFile(out_dir / f"{mode}.jsonl", settings) as out:
             summary = await evaluate(
                 policy,
                 reward,

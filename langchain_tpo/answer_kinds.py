@@ -60,6 +60,12 @@ SCAFFOLD_PATTERNS: tuple[str, ...] = (
     r"\btext re-?writing\b",
     r"\brewrite (?:the|this|your) (?:input|text|answer|response|draft)\b",
     r"\bimproved answer\b",
+    # replies that treat the user as the editor of a draft: "the edit I made", "the original
+    # message", "you've already rewritten the answer"
+    r"\b(?:the|this|my|your|a|an|new) (?:edits?|revisions?|rewrites?) (?:I|you|we) (?:made|did)\b",
+    r"\bhere(?:'s|\u2019s| is) (?:a |the |my )?(?:new |revised |updated |small )?edit\b",
+    r"\b(?:original|previous|earlier) (?:message|text|version)\b",
+    r"\byou(?:'ve|\u2019ve| have) already (?:rewritten|revised|edited|answered|addressed)\b",
     r"\bI (?:have |'ve )?(?:rewritten|revised|rephrased|edited|improved) (?:the|your|my|this)\b",
     r"\bin this (?:answer|response|revision|rewrite),? I\b",
     r"</?response>",

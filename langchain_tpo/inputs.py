@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from langchain_core.messages import BaseMessage, HumanMessage, convert_to_messages
+from langchain_core.messages import convert_to_messages
 from langchain_core.prompt_values import PromptValue
 
 from langchain_tpo.state import TPOInput
@@ -89,8 +89,3 @@ def validate_input(value: dict[str, Any]) -> TPOInput:
     if drafts:
         out["drafts"] = list(drafts)
     return out
-
-
-def conversation(state: Mapping[str, Any]) -> list[BaseMessage]:
-    """The messages the policy answers: earlier turns, then the query."""
-    return [*state.get("context", []), HumanMessage(state["query"])]

@@ -1,29 +1,44 @@
-"""The nodes of the TPO graph: sample, score, critique, suggest, rewrite.
+"""The nodes of the TPO graph: prepare, sample, score, critique, suggest, rewrite, finish.
 
-Every node is split into a pure part that reads the state and builds a request, the model or
-reward call (sync or async), and a pure part that turns the answer into a state update. The sync
-and async node functions share everything but the call, so `invoke` and `ainvoke` run the same
-algorithm.
+Every model node is split into a pure part that reads the state and builds a request, the
+model or reward call (sync or async), and a pure part that turns the answer into a state
+update. The sync and async node functions share everything but the call, so `invoke` and
+`ainvoke` run the same algorithm.
+
+Failures: each request is timed and retried by `resilience`. A stage that still fails ends the
+run with the best answer so far (`stop_reason="stage_failed"`, `error` says why), unless there
+is no answer yet: then the error is raised, since there is nothing to return. The run's
+deadline (`TPOConfig.timeout_s`) is checked before every stage (`stop_reason="timeout"`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
+import threading
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import BaseMessage
+from langchain_core.callbacks import adispatch_custom_event, dispatch_custom_event
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.config import get_stream_writer
+from langgraph.runtime import Runtime
 
+from langchain_tpo import review
 from langchain_tpo.config import TPOConfig
-from langchain_tpo.inputs import conversation, validate_input
-from langchain_tpo.parsing import extract_response, scaffold_lines
+from langchain_tpo.errors import TPOInputError
+from langchain_tpo.fencing import fence_line, fenced, tag_of
+from langchain_tpo.inputs import validate_input
+from langchain_tpo.parsing import HOLE, extract_response, scaffold_lines
 from langchain_tpo.prompts import MARKERS, TPOPrompts, render_context, render_notes
+from langchain_tpo.resilience import RequestPolicy, acall, call, describe
 from langchain_tpo.reward_models.base import Pair, Query, Reward, RewardModel
 from langchain_tpo.sampling import Samples, SamplingParams, asample, derive_seed, sample
 from langchain_tpo.state import (
+    COUNTERS,
     CandidateDict,
     IterationDict,
     StepDict,
@@ -40,17 +55,54 @@ class Lazy:
 
     def __init__(self, thing: Any) -> None:
         self._thing = thing
-        self._ready = isinstance(thing, Runnable)
+        self.ready = isinstance(thing, Runnable)
+        self._lock = threading.Lock()
 
     def get(self) -> Any:
-        if not self._ready:
-            self._thing = self._thing()
-            self._ready = True
+        """The model, built on the first call (once, whatever the number of threads)."""
+        if not self.ready:
+            with self._lock:
+                if not self.ready:
+                    self._thing = self._thing()
+                    self.ready = True
+        return self._thing
+
+    async def aget(self) -> Any:
+        """The model; a factory runs in a worker thread, so the event loop never blocks."""
+        if not self.ready:
+            await asyncio.to_thread(self.get)
         return self._thing
 
 
-def _emit(event: dict[str, Any]) -> None:
-    get_stream_writer()(event)
+@dataclass
+class _Plan:
+    """A model request a node is about to make."""
+
+    step: StepDict
+    messages: list[BaseMessage] | None
+    """None when nothing needs asking (a person supplied the text)."""
+    event: dict[str, Any]
+    warnings: list[str]
+    fence: str = ""
+
+
+def fresh_run() -> Update:
+    """Every per-run field at its starting value: a new input never sees an old run."""
+    return {
+        "answer": "",
+        "score": None,
+        "candidates": [],
+        "history": [],
+        "best_scores": [],
+        "pending": [],
+        "round": -1,
+        "step": {},
+        "stop_reason": None,
+        "error": None,
+        "warnings": [],
+        "usage": {},
+        **dict.fromkeys(COUNTERS, 0),
+    }
 
 
 class TPONodes:
@@ -58,24 +110,44 @@ class TPONodes:
 
     def __init__(
         self,
-        policy: BaseChatModel | Callable[[], BaseChatModel],
+        policy: Runnable | Callable[[], Runnable],
         reward: RewardModel | Callable[[], RewardModel],
         config: TPOConfig,
         prompts: TPOPrompts,
+        human_review: frozenset[str] = frozenset(),
     ) -> None:
         self._policy = Lazy(policy)
         self._reward = Lazy(reward)
         self.config = config
         self.prompts = prompts
+        self.human_review = human_review
         self._rewrite_scaffold = scaffold_lines(prompts.rewrite)
+        variables = set(prompts.rewrite.input_variables) | set(prompts.rewrite.optional_variables)
+        self._rewrite_uses_markers = "response_start" in variables
 
     @property
     def policy(self) -> Runnable:
-        return self._policy.get()
+        return self._checked_policy(self._policy.get())
 
     @property
     def reward(self) -> RewardModel:
-        reward = self._reward.get()
+        return self._checked_reward(self._reward.get())
+
+    async def apolicy(self) -> Runnable:
+        return self._checked_policy(await self._policy.aget())
+
+    async def areward(self) -> RewardModel:
+        return self._checked_reward(await self._reward.aget())
+
+    @staticmethod
+    def _checked_policy(policy: Any) -> Runnable:
+        if not isinstance(policy, Runnable):
+            msg = f"policy must be a chat model (a Runnable), got {type(policy).__name__}."
+            raise TypeError(msg)
+        return policy
+
+    @staticmethod
+    def _checked_reward(reward: Any) -> RewardModel:
         if not isinstance(reward, RewardModel):
             msg = (
                 f"reward must be a langchain_tpo RewardModel, got {type(reward).__name__}; wrap "
@@ -84,125 +156,242 @@ class TPONodes:
             raise TypeError(msg)
         return reward
 
-    # -- sample ---------------------------------------------------------------------------
+    # -- prepare ----------------------------------------------------------------------------
 
-    def _settings(self, config: RunnableConfig) -> dict[str, Any]:
-        settings = self.config.with_overrides(config.get("configurable")).model_dump()
+    def prepare(self, state: TPOState, config: RunnableConfig, runtime: Runtime) -> Update:
+        """Check the input, fix the run's settings and start a clean run on the thread."""
+        try:
+            given = validate_input(dict(state))
+        except (TypeError, ValueError) as e:
+            raise TPOInputError(str(e)) from e
+        settings = self.config.with_overrides(
+            config.get("configurable"), getattr(runtime, "context", None)
+        ).model_dump()
         if settings["seed"] is None:
-            settings["seed"] = random.SystemRandom().randrange(2**31 - 1)
-        return settings
-
-    def _sample_request(
-        self, state: TPOState, config: RunnableConfig
-    ) -> tuple[dict[str, Any], list[BaseMessage], SamplingParams]:
-        validate_input(dict(state))
-        settings = self._settings(config)
-        _emit({"event": "tpo.stage", "stage": "sample", "iteration": -1})
-        return settings, conversation(state), _params(settings, "sample")
-
-    def _sample_update(self, state: TPOState, settings: dict[str, Any], samples: Samples) -> Update:
-        texts = [t.strip() for t in samples.texts]
-        usable = [t for t in texts if t]
-        drafts = [d.strip() for d in state.get("drafts", []) if d.strip()]
+            settings["seed"] = random.getrandbits(31)
+        timeout = settings["timeout_s"]
+        drafts = [d.strip() for d in given.get("drafts", []) if d.strip()]
         return {
+            **fresh_run(),
+            "query": given["query"],
             "settings": settings,
-            "round": -1,
-            "pending": drafts + usable,
-            "model_calls": samples.requests,
-            "usage": samples.usage,
-            "empty_outputs": len(texts) - len(usable),
-            "failures": samples.failures,
-            "warnings": _failure_warnings(samples, "sample"),
+            "conversation": [*state.get("turns", []), *given.get("context", [])],
+            "context": [],
+            "drafts": [],
+            "pending": drafts,
+            "deadline": time.time() + timeout if timeout else None,
         }
 
+    async def aprepare(self, state: TPOState, config: RunnableConfig, runtime: Runtime) -> Update:
+        return self.prepare(state, config, runtime)
+
+    # -- sample -----------------------------------------------------------------------------
+
+    def _sample_plan(self, state: TPOState) -> _Plan:
+        return _Plan(
+            step={},
+            messages=[*state.get("conversation", []), HumanMessage(state["query"])],
+            event={"event": "tpo.stage", "stage": "sample", "iteration": -1},
+            warnings=[],
+        )
+
+    def _sample_update(self, state: TPOState, samples: Samples) -> Update:
+        texts = [t.strip() for t in samples.texts]
+        usable = [t for t in texts if t]
+        drafts = list(state.get("pending", []))
+        update = {
+            "pending": drafts + usable,
+            **_counted(state, samples, empty_outputs=len(texts) - len(usable)),
+            "warnings": [*state.get("warnings", []), *_failure_warnings(samples, "sample")],
+        }
+        if not usable and samples.last_error is not None:
+            if not drafts:
+                raise samples.last_error  # nothing to answer with: the policy is down
+            update.update(_stage_failed(state, "sample", samples))
+        return update
+
     def sample(self, state: TPOState, config: RunnableConfig) -> Update:
-        settings, messages, params = self._sample_request(state, config)
-        samples = sample(self.policy, messages, settings["num_samples"], params, config)
-        return self._sample_update(state, settings, samples)
+        if stop := _timed_out(state):
+            return stop
+        plan = self._sample_plan(state)
+        _emit(plan.event, config)
+        settings = state["settings"]
+        samples = sample(
+            self.policy,
+            plan.messages or [],
+            settings["num_samples"],
+            _params(settings, "sample"),
+            config,
+            policy=_requests(state),
+            stage="sample",
+        )
+        return self._sample_update(state, samples)
 
     async def asample(self, state: TPOState, config: RunnableConfig) -> Update:
-        settings, messages, params = self._sample_request(state, config)
-        samples = await asample(self.policy, messages, settings["num_samples"], params, config)
-        return self._sample_update(state, settings, samples)
+        if stop := _timed_out(state):
+            return stop
+        plan = self._sample_plan(state)
+        await _aemit(plan.event, config)
+        settings = state["settings"]
+        samples = await asample(
+            await self.apolicy(),
+            plan.messages or [],
+            settings["num_samples"],
+            _params(settings, "sample"),
+            config,
+            policy=_requests(state),
+            stage="sample",
+        )
+        return self._sample_update(state, samples)
 
-    # -- score ----------------------------------------------------------------------------
+    # -- score ------------------------------------------------------------------------------
 
-    def _score_request(self, state: TPOState) -> tuple[list[str], list[Pair]]:
+    def _score_request(self, state: TPOState) -> tuple[list[str], list[Pair]] | None:
+        """The texts to score, or None when the deadline passed and the cache has an answer."""
+        if state.get("candidates") and _timed_out(state):
+            return None
         known = {c["text"] for c in state.get("candidates", [])}
         new = list(dict.fromkeys(t for t in state.get("pending", []) if t not in known))
-        query: Query = conversation(state) if state.get("context") else state["query"]
+        conversation = state.get("conversation", [])
+        query: Query = (
+            [*conversation, HumanMessage(state["query"])] if conversation else state["query"]
+        )
         return new, [(query, text) for text in new]
 
-    def _score_update(self, state: TPOState, new: list[str], rewards: list[Reward]) -> Update:
+    def _score_failed(self, state: TPOState, error: Exception, retries: int) -> Update:
+        if not state.get("candidates"):
+            raise error  # no scored answer to fall back on
+        update = _stage_failed(state, "score", None, error=error)
+        update["retries"] = state.get("retries", 0) + retries
+        update["pending"] = []
+        return update
+
+    def _score_update(
+        self, state: TPOState, new: list[str], rewards: list[Reward], retries: int
+    ) -> Update:
         settings, round_ = state["settings"], state["round"]
-        scored = {c["text"]: c for c in state.get("candidates", [])}
+        old = list(state.get("candidates", []))
+        scored = {c["text"]: c for c in old}
         scored.update({t: _candidate(t, r, round_) for t, r in zip(new, rewards, strict=True)})
         # Every sample is kept, duplicates too; a text already in the cache is not rescored.
         added: list[CandidateDict] = [
             {**scored[t], "iteration": round_} for t in state.get("pending", [])
         ]
-        cache = [*state.get("candidates", []), *added]
+        cache = [*old, *added]
         best = best_candidate(cache)
-        update: Update = {"pending": [], "candidates": added, "warnings": []}
+        warnings = list(state.get("warnings", []))
+        update: Update = {"pending": [], "candidates": cache, "retries": state.get("retries", 0)}
+        update["retries"] += retries
+        best_scores = list(state.get("best_scores", []))
         if best is not None:
-            update["best_scores"] = [best["score"]]
+            best_scores.append(best["score"])
+        update["best_scores"] = best_scores
+        history = list(state.get("history", []))
         if round_ >= 0:
             step = state["step"]
-            record: IterationDict = {**step, "candidates": added}
-            update["history"] = [record]
+            history.append(IterationDict(**step))
             if not added:
-                update["warnings"] = [
+                warnings.append(
                     f"Iteration {round_} produced no usable rewrite "
                     f"({step.get('empty_outputs', 0)} empty, {step.get('prompt_echoes', 0)} "
                     "repeating the prompt); the cache is kept as it was."
-                ]
-        iterations_done = len(state.get("history", [])) + (1 if round_ >= 0 else 0)
-        history_scores = [*state.get("best_scores", []), *update.get("best_scores", [])]
-        stop = _stop_reason(settings, cache, iterations_done, history_scores)
-        if stop:
-            update["stop_reason"] = stop
-            if stop == "no_usable_response":
-                update["warnings"].append(
-                    "The policy produced no usable response (all samples were empty or failed)."
                 )
-        _emit(
-            {
-                "event": "tpo.progress",
-                "iteration": round_,
-                "max_iterations": settings["max_iterations"],
-                "best_score": best["score"] if best else None,
-                "scores": [c["score"] for c in added],
-                "num_candidates": len(cache),
-                "stop_reason": stop,
-            }
+        update["history"] = history
+        stop = state.get("stop_reason") or _stop_reason(
+            settings, cache, len(history), best_scores, state.get("deadline")
         )
+        update["stop_reason"] = stop
+        if stop == "no_usable_response":
+            warnings.append(
+                "The policy produced no usable response (all samples were empty or failed)."
+            )
+        update["warnings"] = warnings
+        update["progress"] = {
+            "event": "tpo.progress",
+            "iteration": round_,
+            "max_iterations": settings["max_iterations"],
+            "best_score": best["score"] if best else None,
+            "scores": [c["score"] for c in added],
+            "num_candidates": len(cache),
+            "stop_reason": stop,
+        }
         return update
 
     def score(self, state: TPOState, config: RunnableConfig) -> Update:
-        new, pairs = self._score_request(state)
-        return self._score_update(state, new, self.reward.evaluate(pairs))
+        request = self._score_request(state)
+        if request is None:
+            return {"pending": [], **_timeout(state)}
+        new, pairs = request
+        retries: list[BaseException] = []
+        try:
+            rewards = (
+                call(
+                    lambda: self.reward.evaluate(pairs, config),
+                    _requests(state, grace=True),
+                    "the reward request",
+                    on_retry=retries.append,
+                )
+                if pairs
+                else []
+            )
+        except Exception as e:
+            return self._score_failed(state, e, len(retries))
+        update = self._score_update(state, new, rewards, len(retries))
+        _emit(update.pop("progress"), config)
+        return update
 
     async def ascore(self, state: TPOState, config: RunnableConfig) -> Update:
-        new, pairs = self._score_request(state)
-        return self._score_update(state, new, await self.reward.aevaluate(pairs))
+        request = self._score_request(state)
+        if request is None:
+            return {"pending": [], **_timeout(state)}
+        new, pairs = request
+        retries: list[BaseException] = []
+        reward = await self.areward()
+        try:
+            rewards = (
+                await acall(
+                    lambda: reward.aevaluate(pairs, config),
+                    _requests(state, grace=True),
+                    "the reward request",
+                    on_retry=retries.append,
+                )
+                if pairs
+                else []
+            )
+        except Exception as e:
+            return self._score_failed(state, e, len(retries))
+        update = self._score_update(state, new, rewards, len(retries))
+        await _aemit(update.pop("progress"), config)
+        return update
 
-    # -- critique -------------------------------------------------------------------------
+    # -- critique ---------------------------------------------------------------------------
 
-    def _critique_request(self, state: TPOState) -> tuple[StepDict, list[BaseMessage], Update]:
+    def _critique_plan(self, state: TPOState) -> _Plan:
         settings, cache = state["settings"], state["candidates"]
         iteration = len(state.get("history", []))
         chosen = best_candidate(cache)
         assert chosen is not None  # the router ends the run on an empty cache
-        rejected = worst_candidate(cache) if settings["mode"] == "tpo" else None
-        extra: Update = {"warnings": []}
-        if rejected is not None and rejected["text"] == chosen["text"]:
-            rejected = None
-            extra["warnings"] = [
-                f"Iteration {iteration}: the cache holds a single distinct response, so the "
-                "critique reviewed it alone (as in revision mode)."
-            ]
+        rejected = None
+        warnings: list[str] = []
+        if settings["mode"] == "tpo":
+            rejected = worst_candidate(cache, unlike=chosen["text"])
+            if rejected is None:
+                warnings.append(
+                    f"Iteration {iteration}: the cache holds a single distinct response, so the "
+                    "critique reviewed it alone (as in revision mode)."
+                )
+        step: StepDict = {"iteration": iteration, "chosen": chosen, "rejected": rejected}
+        if "critique" in self.human_review:
+            request = review.critique_request(state["query"], cache, step)
+            step = review.ask(request, lambda d: review.apply_critique_review(step, cache, d))
+        event = {"event": "tpo.stage", "stage": "critique", "iteration": iteration}
+        if step.get("critique"):  # written by the person: nothing to ask the model
+            return _Plan(step, None, event, warnings)
+        chosen, rejected = step["chosen"], step.get("rejected")
+        texts = [chosen["text"]] + ([rejected["text"]] if rejected else [])
+        fence = self._fence(state, "critique", iteration, texts)
         variables = {
-            **_common(state, chosen),
+            **_common(state, chosen, fence),
             "chosen_notes": render_notes(chosen.get("feedback")),
         }
         if rejected is None:
@@ -210,90 +399,201 @@ class TPONodes:
         else:
             prompt = self.prompts.critique
             variables["rejected"] = rejected["text"]
+            variables["fenced_rejected"] = fenced(rejected["text"], fence)
             variables["rejected_notes"] = render_notes(rejected.get("feedback"))
-        _emit({"event": "tpo.stage", "stage": "critique", "iteration": iteration})
-        step: StepDict = {"iteration": iteration, "chosen": chosen, "rejected": rejected}
-        return step, _format(prompt, variables), extra
+        return _Plan(step, _format(prompt, variables), event, warnings, fence)
 
     def critique(self, state: TPOState, config: RunnableConfig) -> Update:
-        step, messages, extra = self._critique_request(state)
-        samples = sample(self.policy, messages, 1, self._one(state, "critique"), config)
-        return _single_text_update(step, "critique", samples, extra)
+        if stop := _timed_out(state):
+            return stop
+        plan = self._critique_plan(state)
+        _emit(plan.event, config)
+        samples = self._one(state, plan, "critique", config)
+        return _text_update(state, plan, "critique", samples)
 
     async def acritique(self, state: TPOState, config: RunnableConfig) -> Update:
-        step, messages, extra = self._critique_request(state)
-        samples = await asample(self.policy, messages, 1, self._one(state, "critique"), config)
-        return _single_text_update(step, "critique", samples, extra)
+        if stop := _timed_out(state):
+            return stop
+        plan = self._critique_plan(state)
+        await _aemit(plan.event, config)
+        samples = await self._aone(state, plan, "critique", config)
+        return _text_update(state, plan, "critique", samples)
 
-    def _one(self, state: TPOState, stage: str) -> SamplingParams:
-        return _params(state["settings"], stage, len(state.get("history", [])))
+    def _one(self, state: TPOState, plan: _Plan, stage: str, config: RunnableConfig) -> Samples:
+        if plan.messages is None:
+            return Samples()
+        params = _params(state["settings"], stage, plan.step["iteration"])
+        return sample(
+            self.policy, plan.messages, 1, params, config, policy=_requests(state), stage=stage
+        )
 
-    # -- suggest --------------------------------------------------------------------------
+    async def _aone(
+        self, state: TPOState, plan: _Plan, stage: str, config: RunnableConfig
+    ) -> Samples:
+        if plan.messages is None:
+            return Samples()
+        params = _params(state["settings"], stage, plan.step["iteration"])
+        model = await self.apolicy()
+        return await asample(
+            model, plan.messages, 1, params, config, policy=_requests(state), stage=stage
+        )
 
-    def _suggest_request(self, state: TPOState) -> list[BaseMessage]:
+    # -- suggest ----------------------------------------------------------------------------
+
+    def _suggest_plan(self, state: TPOState) -> _Plan:
         step = state["step"]
-        _emit({"event": "tpo.stage", "stage": "suggest", "iteration": step["iteration"]})
-        variables = {**_common(state, step["chosen"]), "critique": step.get("critique", "")}
-        return _format(self.prompts.suggest, variables)
+        critique = step.get("critique", "")
+        fence = self._fence(state, "suggest", step["iteration"], [step["chosen"]["text"], critique])
+        variables = {
+            **_common(state, step["chosen"], fence),
+            "critique": critique,
+            "fenced_critique": fenced(critique, fence),
+        }
+        event = {"event": "tpo.stage", "stage": "suggest", "iteration": step["iteration"]}
+        return _Plan(dict(step), _format(self.prompts.suggest, variables), event, [], fence)  # type: ignore[arg-type]
 
     def suggest(self, state: TPOState, config: RunnableConfig) -> Update:
-        messages = self._suggest_request(state)
-        samples = sample(self.policy, messages, 1, self._one(state, "suggest"), config)
-        return _single_text_update(dict(state["step"]), "suggestion", samples, {})
+        if stop := _timed_out(state):
+            return stop
+        plan = self._suggest_plan(state)
+        _emit(plan.event, config)
+        return _text_update(state, plan, "suggestion", self._one(state, plan, "suggest", config))
 
     async def asuggest(self, state: TPOState, config: RunnableConfig) -> Update:
-        messages = self._suggest_request(state)
-        samples = await asample(self.policy, messages, 1, self._one(state, "suggest"), config)
-        return _single_text_update(dict(state["step"]), "suggestion", samples, {})
+        if stop := _timed_out(state):
+            return stop
+        plan = self._suggest_plan(state)
+        await _aemit(plan.event, config)
+        samples = await self._aone(state, plan, "suggest", config)
+        return _text_update(state, plan, "suggestion", samples)
 
-    # -- rewrite --------------------------------------------------------------------------
+    # -- rewrite ----------------------------------------------------------------------------
 
-    def _rewrite_request(self, state: TPOState) -> list[BaseMessage]:
-        step = state["step"]
-        _emit({"event": "tpo.stage", "stage": "rewrite", "iteration": step["iteration"]})
+    def _rewrite_plan(self, state: TPOState) -> _Plan:
+        step: StepDict = dict(state["step"])  # type: ignore[assignment]
+        if "rewrite" in self.human_review:
+            request = review.rewrite_request(state["query"], step)
+            current = step
+            step = review.ask(request, lambda d: review.apply_rewrite_review(current, d))
+        suggestion = step.get("suggestion", "")
+        fence = self._fence(
+            state, "rewrite", step["iteration"], [step["chosen"]["text"], suggestion]
+        )
         variables = {
-            **_common(state, step["chosen"]),
-            "suggestion": step.get("suggestion", ""),
+            **_common(state, step["chosen"], fence),
+            "critique": step.get("critique", ""),
+            "fenced_critique": fenced(step.get("critique", ""), fence),
+            "suggestion": suggestion,
+            "fenced_suggestion": fenced(suggestion, fence),
             **MARKERS,
         }
-        return _format(self.prompts.rewrite, variables)
+        event = {"event": "tpo.stage", "stage": "rewrite", "iteration": step["iteration"]}
+        return _Plan(step, _format(self.prompts.rewrite, variables), event, [], fence)
 
-    def _rewrite_update(self, state: TPOState, samples: Samples) -> Update:
-        extracted = [extract_response(t, scaffold=self._rewrite_scaffold) for t in samples.texts]
+    def _rewrite_update(self, state: TPOState, plan: _Plan, samples: Samples) -> Update:
+        # A line carrying the fence's tag is a replay of the prompt, however it is decorated.
+        scaffold = self._rewrite_scaffold | {f"{HOLE}{tag_of(plan.fence).casefold()}{HOLE}"}
+        extracted = [extract_response(t, scaffold=scaffold) for t in samples.texts]
         usable = [e.text for e in extracted if e.text]
-        misses = sum(1 for e in extracted if e.text and not e.had_markers)
-        echoes = sum(1 for e in extracted if e.echoed_prompt)
-        empty = len(extracted) - len(usable)
-        step = {
-            **state["step"],
-            "marker_misses": misses,
-            "prompt_echoes": echoes,
-            "empty_outputs": empty,
+        counts = {
+            "marker_misses": (
+                sum(1 for e in extracted if e.text and not e.had_markers)
+                if self._rewrite_uses_markers
+                else 0
+            ),
+            "prompt_echoes": sum(1 for e in extracted if e.echoed_prompt),
+            "lead_ins": sum(1 for e in extracted if e.lead_in),
+            "empty_outputs": len(extracted) - len(usable),
         }
-        return {
+        step = {**plan.step, **counts}
+        update: Update = {
             "step": step,
             "round": step["iteration"],
             "pending": usable,
-            "model_calls": samples.requests,
-            "usage": samples.usage,
-            "marker_misses": misses,
-            "prompt_echoes": echoes,
-            "empty_outputs": empty,
-            "failures": samples.failures,
-            "warnings": _failure_warnings(samples, "rewrite"),
+            **_counted(state, samples, **counts),
+            "warnings": [*state.get("warnings", []), *_failure_warnings(samples, "rewrite")],
         }
+        if not samples.texts and samples.last_error is not None:
+            update.update(_stage_failed(state, "rewrite", samples))
+            update["pending"] = []
+        return update
 
     def rewrite(self, state: TPOState, config: RunnableConfig) -> Update:
-        messages = self._rewrite_request(state)
-        n = state["settings"]["num_samples"]
-        samples = sample(self.policy, messages, n, self._one(state, "rewrite"), config)
-        return self._rewrite_update(state, samples)
+        if stop := _timed_out(state):
+            return stop
+        plan = self._rewrite_plan(state)
+        _emit(plan.event, config)
+        settings = state["settings"]
+        params = _params(settings, "rewrite", plan.step["iteration"])
+        samples = sample(
+            self.policy,
+            plan.messages or [],
+            settings["num_samples"],
+            params,
+            config,
+            policy=_requests(state),
+            stage="rewrite",
+        )
+        return self._rewrite_update(state, plan, samples)
 
     async def arewrite(self, state: TPOState, config: RunnableConfig) -> Update:
-        messages = self._rewrite_request(state)
-        n = state["settings"]["num_samples"]
-        samples = await asample(self.policy, messages, n, self._one(state, "rewrite"), config)
-        return self._rewrite_update(state, samples)
+        if stop := _timed_out(state):
+            return stop
+        plan = self._rewrite_plan(state)
+        await _aemit(plan.event, config)
+        settings = state["settings"]
+        params = _params(settings, "rewrite", plan.step["iteration"])
+        samples = await asample(
+            await self.apolicy(),
+            plan.messages or [],
+            settings["num_samples"],
+            params,
+            config,
+            policy=_requests(state),
+            stage="rewrite",
+        )
+        return self._rewrite_update(state, plan, samples)
+
+    # -- finish -----------------------------------------------------------------------------
+
+    def _finish_update(self, state: TPOState) -> tuple[Update, dict[str, Any]]:
+        best = best_candidate(state.get("candidates", []))
+        answer = best["text"] if best else ""
+        turns = list(state.get("conversation", []))
+        if answer:  # a turn without an answer would leave the thread's next run a dangling query
+            turns += [HumanMessage(state["query"]), AIMessage(answer)]
+        event = {
+            "event": "tpo.end",
+            "stop_reason": state.get("stop_reason"),
+            "best_score": best["score"] if best else None,
+            "iterations": len(state.get("history", [])),
+            "error": state.get("error"),
+        }
+        return {"answer": answer, "score": best["score"] if best else None, "turns": turns}, event
+
+    def finish(self, state: TPOState, config: RunnableConfig) -> Update:
+        update, event = self._finish_update(state)
+        _emit(event, config)
+        return update
+
+    async def afinish(self, state: TPOState, config: RunnableConfig) -> Update:
+        update, event = self._finish_update(state)
+        await _aemit(event, config)
+        return update
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _fence(self, state: TPOState, stage: str, iteration: int, texts: Sequence[str]) -> str:
+        everything = [
+            *texts,
+            state["query"],
+            *(m.text for m in state.get("conversation", [])),
+        ]
+        seed = derive_seed(state["settings"]["seed"], "fence", stage, iteration)
+        return fence_line(seed, everything)
+
+
+# -- pure helpers -------------------------------------------------------------------------------
 
 
 def _params(settings: dict[str, Any], stage: str, iteration: int = -1) -> SamplingParams:
@@ -305,6 +605,74 @@ def _params(settings: dict[str, Any], stage: str, iteration: int = -1) -> Sampli
     )
 
 
+def _requests(state: TPOState, *, grace: bool = False) -> RequestPolicy:
+    """How this run's requests are timed and retried. With `grace`, the run's deadline is
+    ignored (scoring the first answers, without which there is nothing to return)."""
+    settings = state["settings"]
+    deadline = state.get("deadline")
+    if grace and not state.get("candidates"):
+        deadline = None
+    return RequestPolicy(
+        timeout_s=settings["request_timeout_s"],
+        retries=settings["max_retries"],
+        backoff_s=settings["retry_backoff_s"],
+        deadline=deadline,
+    )
+
+
+def _timed_out(state: TPOState) -> Update | None:
+    deadline = state.get("deadline")
+    if deadline is not None and time.time() >= deadline:
+        return _timeout(state)
+    return None
+
+
+def _timeout(state: TPOState) -> Update:
+    seconds = state["settings"]["timeout_s"]
+    return {
+        "stop_reason": "timeout",
+        "warnings": [
+            *state.get("warnings", []),
+            f"The run reached its time limit ({seconds:g} s, timeout_s); the best answer so "
+            "far is returned.",
+        ],
+    }
+
+
+def _stage_failed(
+    state: TPOState, stage: str, samples: Samples | None, *, error: BaseException | None = None
+) -> Update:
+    if _timed_out(state):  # the request was cut short by the run's own deadline
+        return _timeout(state)
+    error = error if error is not None else (samples.last_error if samples else None)
+    attempts = 1 + state["settings"]["max_retries"]
+    reason = f"the {stage} stage failed ({attempts} attempt(s) per request): " + (
+        describe(error) if error is not None else "no output"
+    )
+    return {
+        "stop_reason": "stage_failed",
+        "error": reason,
+    }
+
+
+def _counted(state: TPOState, samples: Samples, **extra: int) -> Update:
+    """The run's counters and token usage after one sampling request."""
+    deltas = {
+        "model_calls": samples.requests,
+        "failures": samples.failures,
+        "retries": samples.retries,
+        **extra,
+    }
+    values: dict[str, Any] = dict(state)
+    usage = dict(values.get("usage") or {})
+    for key, value in samples.usage.items():
+        usage[key] = usage.get(key, 0) + value
+    return {
+        **{name: int(values.get(name) or 0) + delta for name, delta in deltas.items()},
+        "usage": usage,
+    }
+
+
 def _candidate(text: str, reward: Reward, iteration: int) -> CandidateDict:
     return {
         "text": text,
@@ -314,31 +682,36 @@ def _candidate(text: str, reward: Reward, iteration: int) -> CandidateDict:
     }
 
 
-def _common(state: TPOState, chosen: CandidateDict) -> dict[str, str]:
+def _common(state: TPOState, chosen: CandidateDict, fence: str) -> dict[str, Any]:
+    conversation = list(state.get("conversation", []))
     return {
-        "context": render_context(state.get("context", [])),
+        "context": render_context(conversation),
         "query": state["query"],
+        "conversation": [*conversation, HumanMessage(state["query"])],
         "chosen": chosen["text"],
+        "fenced_chosen": fenced(chosen["text"], fence),
+        "fence": fence,
     }
 
 
-def _format(prompt: Any, variables: dict[str, str]) -> list[BaseMessage]:
+def _format(prompt: Any, variables: dict[str, Any]) -> list[BaseMessage]:
     wanted = set(prompt.input_variables) | set(prompt.optional_variables)
     return list(prompt.format_messages(**{k: v for k, v in variables.items() if k in wanted}))
 
 
-def _single_text_update(step: Any, key: str, samples: Samples, extra: Update) -> Update:
-    text = samples.texts[0].strip() if samples.texts else ""
-    warnings = list(extra.get("warnings", []))
-    if not text:
+def _text_update(state: TPOState, plan: _Plan, key: str, samples: Samples) -> Update:
+    """The state after a single-text stage (critique, suggestion)."""
+    warnings = [*state.get("warnings", []), *plan.warnings, *_failure_warnings(samples, key)]
+    step: dict[str, Any] = dict(plan.step)
+    if plan.messages is not None:
+        step[key] = samples.texts[0].strip() if samples.texts else ""
+    update: Update = {"step": step, **_counted(state, samples), "warnings": warnings}
+    if plan.messages is not None and not samples.texts and samples.last_error is not None:
+        stage = "critique" if key == "critique" else "suggest"
+        update.update(_stage_failed(state, stage, samples))
+    elif not step.get(key):
         warnings.append(f"Iteration {step['iteration']}: the {key} came back empty.")
-    return {
-        "step": {**step, key: text},
-        "model_calls": samples.requests,
-        "usage": samples.usage,
-        "failures": samples.failures,
-        "warnings": warnings + _failure_warnings(samples, key),
-    }
+    return update
 
 
 def _failure_warnings(samples: Samples, stage: str) -> list[str]:
@@ -350,6 +723,7 @@ def _stop_reason(
     cache: Sequence[CandidateDict],
     iterations_done: int,
     best_scores: Sequence[float],
+    deadline: float | None,
 ) -> str | None:
     if not cache:
         return "no_usable_response"
@@ -363,4 +737,20 @@ def _stop_reason(
     patience = settings["patience"]
     if patience and iterations_done >= patience and best_scores[-1] <= best_scores[-1 - patience]:
         return "patience"
+    if deadline is not None and time.time() >= deadline:
+        return "timeout"
     return None
+
+
+def _emit(event: dict[str, Any], config: RunnableConfig) -> None:
+    """Send a progress event to LangGraph's custom stream and to the callbacks."""
+    get_stream_writer()(event)
+    dispatch_custom_event(event["event"], event, config=config)
+
+
+async def _aemit(event: dict[str, Any], config: RunnableConfig) -> None:
+    get_stream_writer()(event)
+    await adispatch_custom_event(event["event"], event, config=config)
+
+
+__all__ = ["TPOInputError", "TPONodes", "fresh_run"]

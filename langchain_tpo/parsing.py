@@ -1,4 +1,10 @@
-"""Extract the rewritten response from a rewrite output, tolerating missing markers."""
+"""Extract the rewritten response from a rewrite output.
+
+The rewrite reply is used as the answer, after three cuts, each counted: a marker-style prompt's
+`<response>` markers (the text between them is kept; without them the whole reply is used), a
+first line that only announces the answer ("Here is the improved answer:", see
+`answer_kinds.lead_in_line`), and anything from a line that repeats the prompt's own lines.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from langchain_core.prompts import ChatPromptTemplate
+
+from langchain_tpo.answer_kinds import lead_in_line
 
 RESPONSE_START = "<response>"
 RESPONSE_END = "</response>"
@@ -21,27 +29,43 @@ class Extracted(NamedTuple):
     """True when both markers were present and the text came from between them."""
     echoed_prompt: bool = False
     """True when the output repeated a line of the prompt and was cut before it."""
+    lead_in: bool = False
+    """True when a first line announcing the answer was cut."""
 
 
 # Shorter template fragments ("and", ".") are too common in answers to tell an echo by.
 _MIN_SCAFFOLD_LINE = 12
 _DECORATION = " \t*#>_"
+_VARIABLE = re.compile(r"\{[^{}]*\}")
+HOLE = "{}"
+"""Where a prompt line had a variable, in the lines `scaffold_lines` returns."""
+
+
+def normalise_line(line: str) -> str:
+    """A line as `scaffold_lines` stores it (trimmed of decoration, case-folded)."""
+    return line.strip(_DECORATION).casefold()
 
 
 def scaffold_lines(prompt: ChatPromptTemplate) -> frozenset[str]:
-    """The prompt's own fixed lines (its text minus the variables), normalised for matching."""
+    """The prompt's own lines, normalised, each variable replaced by `{}`.
+
+    Lines with fewer than 12 characters of fixed text are left out: too common to tell an echo.
+    """
     lines: set[str] = set()
     for message in prompt.messages:
         template = getattr(getattr(message, "prompt", None), "template", None)
         if not isinstance(template, str):
             continue
-        for fixed in re.split(r"\{[^{}]*\}", template):
-            lines.update(_normalise(line) for line in fixed.splitlines())
-    return frozenset(line for line in lines if len(line) >= _MIN_SCAFFOLD_LINE)
+        for line in template.splitlines():
+            line = normalise_line(_VARIABLE.sub(HOLE, line))
+            if len(line.replace(HOLE, "").strip()) >= _MIN_SCAFFOLD_LINE:
+                lines.add(line)
+    return frozenset(lines)
 
 
-def _normalise(line: str) -> str:
-    return line.strip(_DECORATION).casefold()
+def _matcher(scaffold: Iterable[str]) -> re.Pattern[str] | None:
+    patterns = [".*".join(re.escape(part) for part in line.split(HOLE)) for line in scaffold]
+    return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
 
 
 def cut_prompt_echo(text: str, scaffold: Iterable[str]) -> tuple[str, bool]:
@@ -54,10 +78,12 @@ def cut_prompt_echo(text: str, scaffold: Iterable[str]) -> tuple[str, bool]:
     Returns:
         The kept text, trimmed, and whether anything was cut.
     """
-    scaffold = frozenset(scaffold)
+    matcher = _matcher(scaffold)
+    if matcher is None:
+        return text, False
     lines = text.splitlines()
     for i, line in enumerate(lines):
-        if _normalise(line) in scaffold:
+        if matcher.fullmatch(normalise_line(line)):
             kept = "\n".join(lines[:i]).rstrip()
             if kept.endswith(":"):
                 kept = kept.rsplit("\n", 1)[0] if "\n" in kept else ""
@@ -71,17 +97,22 @@ def extract_response(
     end: str = RESPONSE_END,
     scaffold: Iterable[str] = (),
 ) -> Extracted:
-    """Take the text between the last complete pair of markers.
+    """Take the text between the last complete pair of markers, else the whole output.
 
     Without a complete pair the whole output is used, trimmed, minus a lone start marker and
-    anything before it (what is left when generation stops at the token limit). Either way the
-    text is cut before any line that repeats a `scaffold` line of the prompt.
+    anything before it (what is left when generation stops at the token limit). Markers nested
+    inside the kept text are removed. Then a first line that only announces the answer is cut,
+    and the text is cut before any line that repeats a `scaffold` line of the prompt.
     """
     pairs = re.findall(re.escape(start) + r"(.*?)" + re.escape(end), output, flags=re.DOTALL)
     if pairs:
-        found = pairs[-1]
+        found = pairs[-1].rsplit(start, 1)[-1]  # nested: the innermost opening wins
     else:
         s = output.rfind(start)
-        found = (output[s + len(start) :] if s != -1 else output).replace(end, "")
-    text, echoed = cut_prompt_echo(found.strip(), scaffold)
-    return Extracted(text, had_markers=bool(pairs), echoed_prompt=echoed)
+        found = output[s + len(start) :] if s != -1 else output
+    found = found.replace(start, "").replace(end, "").strip()
+    text, echoed = cut_prompt_echo(found, scaffold)
+    lead_in = lead_in_line(text)
+    if lead_in is not None:
+        text = text.split("\n", 1)[1].strip()
+    return Extracted(text, had_markers=bool(pairs), echoed_prompt=echoed, lead_in=bool(lead_in))

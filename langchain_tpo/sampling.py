@@ -1,15 +1,17 @@
 """N samples of one conversation over any chat model.
 
-Three ways, picked per model:
+Two ways, picked per model:
 
-- native `n`: models with an `n` field (ChatOpenAI against vLLM or OpenAI, ChatVLLM) get one
-  request for all N samples, so the engine shares the prompt's prefix across them;
-- Hugging Face pipelines: `ChatHuggingFace(llm=HuggingFacePipeline(...))` gets one `generate`
-  with `num_return_sequences` (the stock wrapper would keep only the first sample);
-- fan-out: any other chat model gets N requests, each with a distinct seed where it takes one.
+- native `n`: chat models with an `n` field (ChatOpenAI against vLLM or OpenAI, ChatVLLM,
+  ChatTransformers) get one request for all N samples, so the engine shares the prompt's
+  prefix across them;
+- fan-out: any other chat-model Runnable (`.bind(...)`, `.with_retry()`, ...) gets N
+  requests, each with a distinct seed where it takes one.
 
-Sampling knobs (temperature, top_p, max_tokens, seed) are passed only to models that declare them
-as fields, so a model that does not know a knob never receives it.
+Every request is a traced chat-model run (the callbacks of the node's config flow into it),
+and goes through `resilience`: a time limit per attempt, retries with backoff for errors that
+may pass. Sampling knobs (temperature, top_p, max_tokens, seed) are passed only to models that
+declare them as fields, so a model that does not know a knob never receives it.
 """
 
 from __future__ import annotations
@@ -18,14 +20,16 @@ import asyncio
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
 from langchain_core.runnables.config import get_executor_for_config
 
-_KNOBS = ("temperature", "top_p", "max_tokens", "seed")
+from langchain_tpo.resilience import RequestPolicy, acall, call, describe
+
+_USAGE_KEYS = ("input_tokens", "output_tokens", "total_tokens")
 
 
 @dataclass(frozen=True)
@@ -45,17 +49,31 @@ class Samples:
 
     texts: list[str] = field(default_factory=list)
     requests: int = 0
+    failures: int = 0
+    """Requests that failed for good (after their retries)."""
+    retries: int = 0
+    """Attempts that failed and were tried again."""
+    errors: list[str] = field(default_factory=list)
+    last_error: BaseException | None = None
     usage: dict[str, int] = field(default_factory=dict)
     """Token usage of the requests, where the model reports it."""
-    failures: int = 0
-    errors: list[str] = field(default_factory=list)
 
     def add_usage(self, usage: Any) -> None:
         """Add one request's `{"input_tokens", "output_tokens", "total_tokens"}`."""
-        for key in ("input_tokens", "output_tokens", "total_tokens"):
+        for key in _USAGE_KEYS:
             value = (usage or {}).get(key)
             if value:
                 self.usage[key] = self.usage.get(key, 0) + int(value)
+
+    def count_retry(self, _error: BaseException) -> None:
+        """Called by `resilience` before each retry."""
+        self.retries += 1
+
+    def add_failure(self, error: BaseException) -> None:
+        """A request that failed for good."""
+        self.failures += 1
+        self.errors.append(describe(error))
+        self.last_error = error
 
 
 def result_usage(result: Any) -> dict[str, int] | None:
@@ -70,8 +88,7 @@ def result_usage(result: Any) -> dict[str, int] | None:
             "total_tokens": int(token_usage["total_tokens"]),
         }
     generations = result.generations[0] if getattr(result, "generations", None) else []
-    messages = [getattr(g, "message", None) for g in generations]
-    usages = [getattr(m, "usage_metadata", None) for m in messages]
+    usages = [getattr(getattr(g, "message", None), "usage_metadata", None) for g in generations]
     return usages[0] if usages and usages[0] else None
 
 
@@ -105,16 +122,10 @@ def _knobs(model: Runnable, params: SamplingParams, seed: int | None) -> dict[st
     return {k: v for k, v in values.items() if v is not None and k in declared}
 
 
-def _kind(model: Runnable) -> str:
+def is_native(model: Runnable) -> bool:
+    """Whether the model draws N samples in one request (it has an `n` field)."""
     inner, _ = _unwrap(model)
-    if type(inner).__name__ == "ChatHuggingFace":
-        from langchain_tpo.chat_models.huggingface import is_pipeline_chat_model
-
-        if is_pipeline_chat_model(inner):
-            return "pipeline"
-    if isinstance(inner, BaseChatModel) and "n" in _fields(inner):
-        return "native"
-    return "fanout"
+    return isinstance(inner, BaseChatModel) and "n" in _fields(inner)
 
 
 def _seeds(params: SamplingParams, n: int) -> list[int | None]:
@@ -123,13 +134,19 @@ def _seeds(params: SamplingParams, n: int) -> list[int | None]:
     return [derive_seed(params.seed, i) for i in range(n)]
 
 
-def _generate_kwargs(config: RunnableConfig | None) -> dict[str, Any]:
+def _generate_kwargs(config: RunnableConfig | None, stage: str) -> dict[str, Any]:
     config = config or {}
     return {
         "callbacks": config.get("callbacks"),
         "tags": config.get("tags"),
-        "metadata": config.get("metadata"),
+        "metadata": {**(config.get("metadata") or {}), "tpo_stage": stage},
     }
+
+
+def _stage_config(config: RunnableConfig | None, stage: str) -> RunnableConfig:
+    staged: dict[str, Any] = dict(config or {})
+    staged["metadata"] = {**(staged.get("metadata") or {}), "tpo_stage": stage}
+    return cast(RunnableConfig, staged)
 
 
 def sample(
@@ -138,34 +155,39 @@ def sample(
     n: int,
     params: SamplingParams,
     config: RunnableConfig | None = None,
+    *,
+    policy: RequestPolicy | None = None,
+    stage: str = "sample",
 ) -> Samples:
-    """Draw `n` samples of the model's reply to `messages`."""
-    kind = _kind(model)
-    out = Samples()
-    if kind == "pipeline":
-        from langchain_tpo.chat_models.huggingface import sample_pipeline_chat
+    """Draw `n` samples of the model's reply to `messages`.
 
-        inner, _ = _unwrap(model)
-        texts, _usage = sample_pipeline_chat(
-            inner,
-            [list(messages)],
-            n,
-            temperature=params.temperature,
-            top_p=params.top_p,
-            max_tokens=params.max_tokens,
-            seed=params.seed,
-        )
-        out.texts, out.requests = list(texts[0]), 1
-        out.add_usage(_usage)
-    elif kind == "native":
+    Requests that fail for good are skipped and counted (`failures`, `errors`, `last_error`);
+    the caller decides what a stage with too few samples means.
+    """
+    out = Samples()
+    policy = policy or RequestPolicy()
+    what = f"the {stage} request"
+    if is_native(model):
         inner, bound = _unwrap(model)
         assert isinstance(inner, BaseChatModel)
         kwargs = {**bound, **_knobs(inner, params, params.seed), "n": n}
-        result = inner.generate([list(messages)], **_generate_kwargs(config), **kwargs)
-        out.texts, out.requests = [g.text for g in result.generations[0]], 1
-        out.add_usage(result_usage(result))
+        out.requests += 1
+        try:
+            result = call(
+                lambda: inner.generate(
+                    [list(messages)], **_generate_kwargs(config, stage), **kwargs
+                ),
+                policy,
+                what,
+                on_retry=out.count_retry,
+            )
+            out.texts = [g.text for g in result.generations[0]]
+            out.add_usage(result_usage(result))
+        except Exception as e:
+            out.add_failure(e)
+            return out
     if len(out.texts) < n:
-        _fan_out(model, messages, n - len(out.texts), params, config, out)
+        _fan_out(model, messages, n - len(out.texts), params, policy, config, stage, out)
     return out
 
 
@@ -175,24 +197,35 @@ async def asample(
     n: int,
     params: SamplingParams,
     config: RunnableConfig | None = None,
+    *,
+    policy: RequestPolicy | None = None,
+    stage: str = "sample",
 ) -> Samples:
     """Async twin of `sample`: awaits the model, so an engine can batch concurrent queries."""
-    kind = _kind(model)
     out = Samples()
-    if kind == "pipeline":
-        # transformers pipelines have no async API: run the batched generate in a thread.
-        return await asyncio.get_running_loop().run_in_executor(
-            None, sample, model, messages, n, params, config
-        )
-    if kind == "native":
+    policy = policy or RequestPolicy()
+    what = f"the {stage} request"
+    if is_native(model):
         inner, bound = _unwrap(model)
         assert isinstance(inner, BaseChatModel)
         kwargs = {**bound, **_knobs(inner, params, params.seed), "n": n}
-        result = await inner.agenerate([list(messages)], **_generate_kwargs(config), **kwargs)
-        out.texts, out.requests = [g.text for g in result.generations[0]], 1
-        out.add_usage(result_usage(result))
+        out.requests += 1
+        try:
+            result = await acall(
+                lambda: inner.agenerate(
+                    [list(messages)], **_generate_kwargs(config, stage), **kwargs
+                ),
+                policy,
+                what,
+                on_retry=out.count_retry,
+            )
+            out.texts = [g.text for g in result.generations[0]]
+            out.add_usage(result_usage(result))
+        except Exception as e:
+            out.add_failure(e)
+            return out
     if len(out.texts) < n:
-        await _afan_out(model, messages, n - len(out.texts), params, config, out)
+        await _afan_out(model, messages, n - len(out.texts), params, policy, config, stage, out)
     return out
 
 
@@ -201,15 +234,24 @@ def _fan_out(
     messages: Sequence[BaseMessage],
     n: int,
     params: SamplingParams,
+    policy: RequestPolicy,
     config: RunnableConfig | None,
+    stage: str,
     out: Samples,
 ) -> None:
     inner, _ = _unwrap(model)
     calls = [_knobs(inner, params, seed) for seed in _seeds(params, n)]
+    run_config = _stage_config(config, stage)
+    what = f"the {stage} request"
 
-    def one(kwargs: dict[str, Any]) -> BaseMessage | BaseException:
+    def one(kwargs: dict[str, Any]) -> Any:
         try:
-            return model.invoke(list(messages), config, **kwargs)
+            return call(
+                lambda: model.invoke(list(messages), run_config, **kwargs),
+                policy,
+                what,
+                on_retry=out.count_retry,
+            )
         except Exception as e:
             return e
 
@@ -226,27 +268,35 @@ async def _afan_out(
     messages: Sequence[BaseMessage],
     n: int,
     params: SamplingParams,
+    policy: RequestPolicy,
     config: RunnableConfig | None,
+    stage: str,
     out: Samples,
 ) -> None:
     inner, _ = _unwrap(model)
     calls = [_knobs(inner, params, seed) for seed in _seeds(params, n)]
-    results = await asyncio.gather(
-        *(model.ainvoke(list(messages), config, **kwargs) for kwargs in calls),
-        return_exceptions=True,
-    )
-    _collect(list(results), out)
+    run_config = _stage_config(config, stage)
+    what = f"the {stage} request"
+
+    async def one(kwargs: dict[str, Any]) -> Any:
+        try:
+            return await acall(
+                lambda: model.ainvoke(list(messages), run_config, **kwargs),
+                policy,
+                what,
+                on_retry=out.count_retry,
+            )
+        except Exception as e:
+            return e
+
+    _collect(list(await asyncio.gather(*(one(kwargs) for kwargs in calls))), out)
 
 
 def _collect(results: list[Any], out: Samples) -> None:
-    errors = [r for r in results if isinstance(r, BaseException)]
-    replies = [r for r in results if not isinstance(r, BaseException)]
     out.requests += len(results)
-    out.failures += len(errors)
-    out.errors += [f"{type(e).__name__}: {e}" for e in errors]
-    out.texts += [r.text for r in replies]
-    for reply in replies:
-        out.add_usage(getattr(reply, "usage_metadata", None))
-    if errors and len(errors) == len(results) and not out.texts:
-        # Nothing came back at all: the model is broken, not flaky. Surface the real error.
-        raise errors[0]
+    for result in results:
+        if isinstance(result, BaseException):
+            out.add_failure(result)
+        else:
+            out.texts.append(result if isinstance(result, str) else result.text)
+            out.add_usage(getattr(result, "usage_metadata", None))

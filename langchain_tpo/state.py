@@ -1,25 +1,37 @@
 """Graph state of one TPO run, and the pydantic result models users receive.
 
-The graph state holds plain dicts (checkpoint-friendly); `TPOResult.from_state` turns the final
-state into typed models.
+Three views of the same state, as LangGraph separates them:
+
+- `TPOInput`: what a run is started with (`query`, optional `context` and `drafts`);
+- `TPOOutput`: what a run returns (the answer, its score, the scored cache, a compact history,
+  counts and why it stopped);
+- `TPOState`: both plus the run's private working fields (settings, pending texts, the
+  iteration in progress, the thread's turns).
+
+The graph is a straight loop with one writer per step, so every field holds its latest value
+(no reducers): each node writes the whole new value, and the first node of a run writes a
+fresh value of every per-run field. A new input on a thread therefore starts a clean run.
+`TPOResult.from_state` turns a (final or partial) state into typed models.
 """
 
 from __future__ import annotations
 
-import operator
-from typing import Annotated, Any, NotRequired, Required
+from typing import Any, Required
 
 from langchain_core.messages import AnyMessage
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
-
-def add_usage(left: dict[str, int] | None, right: dict[str, int] | None) -> dict[str, int]:
-    """Reducer of token usage: add the counts key by key."""
-    total = dict(left or {})
-    for key, value in (right or {}).items():
-        total[key] = total.get(key, 0) + value
-    return total
+COUNTERS = (
+    "model_calls",
+    "marker_misses",
+    "prompt_echoes",
+    "lead_ins",
+    "empty_outputs",
+    "failures",
+    "retries",
+)
+"""Per-run counts, each an int in the state and in `TPOResult`."""
 
 
 class CandidateDict(TypedDict):
@@ -39,14 +51,16 @@ class StepDict(TypedDict, total=False):
     rejected: CandidateDict | None
     critique: str
     suggestion: str
+    human_edits: list[str]
+    """What a person changed at a review point: "chosen", "rejected", "critique", "suggestion"."""
 
 
 class IterationDict(StepDict, total=False):
-    """A finished iteration, as recorded in `history`."""
+    """A finished iteration, as recorded in `history` (its rewrites are in the cache)."""
 
-    candidates: list[CandidateDict]
     marker_misses: int
     prompt_echoes: int
+    lead_ins: int
     empty_outputs: int
 
 
@@ -56,35 +70,56 @@ class TPOInput(TypedDict, total=False):
     query: Required[str]
     """The user's request (the last human turn)."""
     context: list[AnyMessage]
-    """Earlier turns of the conversation; every prompt carries them."""
+    """Earlier turns of the conversation (anything `convert_to_messages` reads)."""
     drafts: list[str]
     """Responses to seed the cache with (scored as iteration -1 next to the first samples)."""
 
 
-class TPOState(TPOInput, total=False):
+class TPOOutput(TypedDict, total=False):
+    """What a TPO graph returns."""
+
+    query: Required[str]
+    answer: str
+    """The best-scored response of the run ("" when there is none)."""
+    score: float | None
+    """Its reward."""
+    best_scores: list[float]
+    """Best reward in the cache after the initial round and after each iteration."""
+    candidates: list[CandidateDict]
+    """The cache: every scored response of this run, all iterations."""
+    history: list[IterationDict]
+    """Per iteration: chosen, rejected, critique, suggestion and counts."""
+    stop_reason: str | None
+    error: str | None
+    """Why a stage failed, when `stop_reason` is `stage_failed`."""
+    warnings: list[str]
+    usage: dict[str, int]
+    """Token usage of every policy request (input, output, total), where the model reports it."""
+    model_calls: int
+    marker_misses: int
+    prompt_echoes: int
+    lead_ins: int
+    empty_outputs: int
+    failures: int
+    retries: int
+
+
+class TPOState(TPOInput, TPOOutput, total=False):
     """The shared state the nodes read and update."""
 
     settings: dict[str, Any]
-    """The run's effective TPOConfig (after per-call overrides), as a dict."""
+    """The run's effective TPOConfig (defaults, then `configurable`, then the run context)."""
+    conversation: list[AnyMessage]
+    """Everything before the query in this run: the thread's earlier turns, then `context`."""
+    turns: list[AnyMessage]
+    """The thread's conversation so far: each finished run adds its query and answer."""
+    deadline: float | None
+    """Wall-clock time (`time.time()`) at which the run stops (`TPOConfig.timeout_s`)."""
     round: int
     """Iteration the texts in `pending` belong to (-1 for the initial samples)."""
     pending: list[str]
     """Texts produced by `sample` or `rewrite`, waiting for `score`."""
-    candidates: Annotated[list[CandidateDict], operator.add]
-    """The cache: every scored response of this query, all iterations."""
     step: StepDict
-    history: Annotated[list[IterationDict], operator.add]
-    best_scores: Annotated[list[float], operator.add]
-    """Best reward in the cache after the initial round and after each iteration."""
-    model_calls: Annotated[int, operator.add]
-    marker_misses: Annotated[int, operator.add]
-    prompt_echoes: Annotated[int, operator.add]
-    empty_outputs: Annotated[int, operator.add]
-    failures: Annotated[int, operator.add]
-    usage: Annotated[dict[str, int], add_usage]
-    """Token usage of every policy request (input, output, total), where the model reports it."""
-    warnings: Annotated[list[str], operator.add]
-    stop_reason: NotRequired[str]
 
 
 class Candidate(BaseModel):
@@ -117,11 +152,16 @@ class IterationRecord(BaseModel):
     candidates: list[Candidate]
     """The rewrites this iteration produced (usable ones), with their rewards."""
     marker_misses: int = 0
-    """Rewrites that lacked the response markers and were used whole."""
+    """Rewrites that lacked the response markers (only asked for by marker-style prompts)."""
     prompt_echoes: int = 0
     """Rewrites that went on to repeat the rewrite prompt's lines; cut before the first."""
+    lead_ins: int = 0
+    """Rewrites that opened with a line announcing the answer ("Here is the improved
+    answer:"); the line was cut."""
     empty_outputs: int = 0
     """Rewrites that came back empty and could not be used."""
+    human_edits: list[str] = Field(default_factory=list)
+    """What a person changed at a review point (human in the loop)."""
 
 
 class TPOResult(BaseModel):
@@ -143,19 +183,30 @@ class TPOResult(BaseModel):
     model_calls: int = 0
     """Policy requests made (a request for N samples through `n` counts once)."""
     marker_misses: int = 0
-    """Rewrites without the response markers, used whole."""
+    """Rewrites without the response markers of a marker-style rewrite prompt, used whole."""
     prompt_echoes: int = 0
     """Rewrites cut before lines that repeated the rewrite prompt (see `parsing`)."""
+    lead_ins: int = 0
+    """Rewrites whose announcing first line ("Here is the improved answer:") was cut."""
     empty_outputs: int = 0
     """Samples and rewrites with no usable text (empty, or nothing left before an echo)."""
     failures: int = 0
-    """Policy requests that failed and were skipped (the run went on with the others)."""
+    """Policy requests that failed for good and were skipped (the run went on without them)."""
+    retries: int = 0
+    """Policy and reward requests that failed once and were tried again."""
     usage: dict[str, int] = Field(default_factory=dict)
     """Token usage of all policy requests summed (`input_tokens`, `output_tokens`,
     `total_tokens`), where the policy reports it; empty when it does not."""
     stop_reason: str | None = None
-    """Why the loop ended: max_iterations, target_score, patience, bon, no_usable_response."""
+    """Why the loop ended: max_iterations, target_score, patience, bon, no_usable_response,
+    timeout (the run's deadline passed) or stage_failed (a stage failed after its retries;
+    the best answer so far is returned and `error` says why)."""
+    error: str | None = None
+    """One line on the failure that ended the run early (`stop_reason="stage_failed"`)."""
     warnings: list[str] = Field(default_factory=list)
+    pending_review: dict[str, Any] | None = None
+    """What a person is asked to review when the run paused at a review point (human in the
+    loop); resume with `Command(resume=...)` on the same thread."""
     done: bool = True
 
     def __add__(self, other: Any) -> TPOResult:
@@ -172,25 +223,27 @@ class TPOResult(BaseModel):
     @classmethod
     def from_state(cls, state: TPOState | dict[str, Any], *, done: bool = True) -> TPOResult:
         """Build a result from a (final or intermediate) graph state."""
-        candidates = [Candidate(**c) for c in state.get("candidates", [])]
-        best = best_candidate(state.get("candidates", []))
-        history = [_record(h) for h in state.get("history", [])]
+        state = dict(state)
+        cache = list(state.get("candidates") or [])
+        candidates = [Candidate(**c) for c in cache]
+        best = best_candidate(cache)
+        history = [_record(h, candidates) for h in state.get("history") or []]
+        interrupts = state.get("__interrupt__") or ()
+        pending = next((getattr(i, "value", None) for i in interrupts), None)
         return cls(
             query=state.get("query", ""),
             response=best["text"] if best else "",
             score=best["score"] if best else None,
             candidates=candidates,
             history=history,
-            best_scores=list(state.get("best_scores", [])),
-            model_calls=state.get("model_calls", 0),
-            marker_misses=state.get("marker_misses", 0),
-            prompt_echoes=state.get("prompt_echoes", 0),
-            empty_outputs=state.get("empty_outputs", 0),
-            failures=state.get("failures", 0),
+            best_scores=list(state.get("best_scores") or []),
             usage=dict(state.get("usage") or {}),
             stop_reason=state.get("stop_reason"),
-            warnings=list(state.get("warnings", [])),
-            done=done,
+            error=state.get("error"),
+            warnings=list(state.get("warnings") or []),
+            pending_review=pending if isinstance(pending, dict) else None,
+            done=done and not interrupts,
+            **{name: int(state.get(name) or 0) for name in COUNTERS},
         )
 
 
@@ -201,14 +254,17 @@ def best_candidate(candidates: list[CandidateDict]) -> CandidateDict | None:
     return max(candidates, key=lambda c: c["score"])
 
 
-def worst_candidate(candidates: list[CandidateDict]) -> CandidateDict | None:
-    """Lowest reward; the earliest wins a tie."""
-    if not candidates:
+def worst_candidate(
+    candidates: list[CandidateDict], *, unlike: str | None = None
+) -> CandidateDict | None:
+    """Lowest reward; the earliest wins a tie. With `unlike`, the lowest whose text differs."""
+    pool = [c for c in candidates if c["text"] != unlike] if unlike is not None else candidates
+    if not pool:
         return None
-    return min(candidates, key=lambda c: c["score"])
+    return min(pool, key=lambda c: c["score"])
 
 
-def _record(h: IterationDict) -> IterationRecord:
+def _record(h: IterationDict, candidates: list[Candidate]) -> IterationRecord:
     rejected = h.get("rejected")
     return IterationRecord(
         iteration=h["iteration"],
@@ -216,8 +272,10 @@ def _record(h: IterationDict) -> IterationRecord:
         rejected=Candidate(**rejected) if rejected else None,
         critique=h.get("critique", ""),
         suggestion=h.get("suggestion", ""),
-        candidates=[Candidate(**c) for c in h.get("candidates", [])],
+        candidates=[c for c in candidates if c.iteration == h["iteration"]],
         marker_misses=h.get("marker_misses", 0),
         prompt_echoes=h.get("prompt_echoes", 0),
+        lead_ins=h.get("lead_ins", 0),
         empty_outputs=h.get("empty_outputs", 0),
+        human_edits=list(h.get("human_edits", [])),
     )

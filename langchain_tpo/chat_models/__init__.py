@@ -1,4 +1,4 @@
-"""Policy chat models: in-process vLLM and the embedded default policy.
+"""Policy chat models: in-process vLLM, transformers, and the embedded default policy.
 
 Heavy backends (transformers, vLLM) are imported only when their name is first used.
 """
@@ -10,22 +10,20 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from langchain_tpo.chat_models.default import load_default_policy
-    from langchain_tpo.chat_models.huggingface import is_pipeline_chat_model, sample_pipeline_chat
+    from langchain_tpo.chat_models.transformers import ChatTransformers
     from langchain_tpo.chat_models.vllm import ChatVLLM
 
 # name -> module that defines it; loaded on first attribute access.
 _LAZY: dict[str, str] = {
     "ChatVLLM": "langchain_tpo.chat_models.vllm",
     "load_default_policy": "langchain_tpo.chat_models.default",
-    "is_pipeline_chat_model": "langchain_tpo.chat_models.huggingface",
-    "sample_pipeline_chat": "langchain_tpo.chat_models.huggingface",
+    "ChatTransformers": "langchain_tpo.chat_models.transformers",
 }
 
 __all__ = [
+    "ChatTransformers",
     "ChatVLLM",
-    "is_pipeline_chat_model",
     "load_default_policy",
-    "sample_pipeline_chat",
 ]
 
 

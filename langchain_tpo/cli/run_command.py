@@ -7,13 +7,18 @@ import sys
 import time
 from typing import Any
 
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
 from pydantic import ValidationError
 
+from langchain_tpo._redact import redact_text
 from langchain_tpo.chain import TPOChain
 from langchain_tpo.cli import models
-from langchain_tpo.cli.errors import CLIError
+from langchain_tpo.cli.errors import CLIError, describe_failure, one_line
+from langchain_tpo.cli.interactive import TerminalReviewer
 from langchain_tpo.config import TPOConfig
 from langchain_tpo.inputs import coerce_input
+from langchain_tpo.review import REVIEW_POINTS
 from langchain_tpo.state import TPOResult
 
 
@@ -22,6 +27,9 @@ def add_parser(sub: Any) -> None:
         "run",
         help="answer a query with TPO",
         description="Answer a query with TPO and print the answer with its reward by iteration.",
+        epilog="Exit status: 0 answered (also when --run-timeout cut the run short); 1 failed "
+        "(the best answer found before the failure is still printed, and the reason on "
+        "stderr); 2 bad input.",
     )
     parser.add_argument("query", help="the question or instruction ('-' reads it from stdin)")
     parser.add_argument(
@@ -34,23 +42,37 @@ def add_parser(sub: Any) -> None:
     models.add_sampling_arguments(parser, max_tokens=192)
     models.add_model_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    parser.add_argument(
+        "--interactive",
+        "-i",
+        action="store_true",
+        help="review each iteration yourself: pick the chosen and rejected answers, write the "
+        "critique, edit the suggestions (questions on stderr, answers from stdin)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     parser.set_defaults(handler=run)
 
 
 def config_from_args(args: argparse.Namespace, mode: str | None = None) -> TPOConfig:
     """TPOConfig from the flags, with the config's own message on a bad value."""
+    fields = {
+        "num_samples": args.samples,
+        "max_iterations": args.iterations,
+        "mode": mode or args.mode,
+        "max_tokens": args.max_tokens,
+        "temperature": args.temperature,
+        "seed": args.seed,
+    }
+    # Limits, where the command has the flags (--timeout, --run-timeout, --retries).
+    for flag, field in (
+        ("timeout", "request_timeout_s"),
+        ("run_timeout", "timeout_s"),
+        ("retries", "max_retries"),
+    ):
+        if hasattr(args, flag):
+            fields[field] = getattr(args, flag)
     try:
-        return TPOConfig.model_validate(
-            {
-                "num_samples": args.samples,
-                "max_iterations": args.iterations,
-                "mode": mode or args.mode,
-                "max_tokens": args.max_tokens,
-                "temperature": args.temperature,
-                "seed": args.seed,
-            }
-        )
+        return TPOConfig.model_validate(fields)
     except ValidationError as e:
         problems = "; ".join(err["msg"].removeprefix("Value error, ") for err in e.errors())
         raise CLIError(problems) from None
@@ -95,24 +117,68 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(str(e)) from None
     progress = Progress(args.quiet)
     state: dict[str, Any] = {}
+    failure: str | None = None
     with models.loaded_models(args, progress.say) as (policy, reward):
-        chain = TPOChain(policy=policy, reward=reward, config=config)
-        stream = chain.graph.stream(
-            graph_input, chain.run_config(), stream_mode=["custom", "values"]
+        review = REVIEW_POINTS if args.interactive else ()
+        chain = TPOChain(
+            policy=policy,
+            reward=reward,
+            config=config,
+            checkpointer=InMemorySaver() if review else None,
+            human_review=review,
         )
-        for mode, chunk in stream:
-            assert isinstance(chunk, dict)
-            if mode == "custom":
-                progress.event(dict(chunk), config.max_iterations)
-            else:
-                state = dict(chunk)
+        reviewer = TerminalReviewer()
+        run_config = chain.run_config({"configurable": {"thread_id": "tpo-run"}})
+        next_input: Any = graph_input
+        try:
+            while next_input is not None:
+                pause = None
+                stream = chain.graph.stream(
+                    next_input, run_config, stream_mode=["custom", "values", "updates"]
+                )
+                for mode, chunk in stream:
+                    assert isinstance(chunk, dict)
+                    if mode == "custom":
+                        progress.event(dict(chunk), config.max_iterations)
+                    elif mode == "values":
+                        state = dict(chunk)
+                    elif "__interrupt__" in chunk:
+                        pause = chunk["__interrupt__"][0].value
+                next_input = Command(resume=reviewer.decide(pause)) if pause is not None else None
+        except Exception as e:
+            if not state.get("candidates"):
+                raise  # nothing to show: main reports the error
+            # The answers scored so far are worth keeping: show the best one and why it stopped.
+            failure = describe_failure(e, models.secrets_of(args))
     result = TPOResult.from_state(state)
+    if failure is not None:
+        result = result.model_copy(update={"stop_reason": "failed"})
+    reason = failure or _early_stop_reason(result, models.secrets_of(args))
     seconds = time.perf_counter() - progress.start
     if args.json:
         print(result.model_dump_json(indent=2))
     else:
         print(render(result, seconds))
-    return 0 if result.score is not None else 1
+    if reason is not None:
+        print(f"tpo run: stopped early ({result.stop_reason}): {reason}", file=sys.stderr)
+    # A deadline the user set is not a failure; a stage that failed is, even with an answer.
+    return 0 if result.score is not None and result.stop_reason not in _FAILED else 1
+
+
+_FAILED = frozenset({"failed", "stage_failed"})
+_EARLY = frozenset({"stage_failed", "timeout"})
+
+
+def _early_stop_reason(result: TPOResult, secrets: list[str]) -> str | None:
+    """The one-line reason a run ended before its iterations were done, if it did."""
+    if result.stop_reason not in _EARLY:
+        return None
+    error = getattr(result, "error", None)  # set by the loop with these stop reasons
+    if error:
+        return one_line(redact_text(str(error), secrets))
+    if result.stop_reason == "timeout":
+        return "the run's time limit (--run-timeout) ran out"
+    return "a stage failed"
 
 
 def render(result: TPOResult, seconds: float) -> str:
@@ -132,7 +198,7 @@ def render(result: TPOResult, seconds: float) -> str:
         lines.append(f"{name:<14}{len(scores):>8}{step_best:>14}{so_far:>+13.3f}")
     lines.append(
         f"stopped: {result.stop_reason} · {result.model_calls} model requests · "
-        f"{result.marker_misses} rewrites without markers · "
+        f"{result.lead_ins} lead-in lines cut · "
         f"{result.prompt_echoes} cut at an echoed prompt · {result.empty_outputs} empty · "
         f"{result.failures} failed · {seconds:.1f} s"
     )

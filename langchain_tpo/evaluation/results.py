@@ -1,140 +1,134 @@
-"""The results file of an evaluation run: one JSON line per finished prompt, written durably.
+"""The results file of `tpo eval`: one of our record files (kind "results"), one row a prompt.
 
-Each row is appended, flushed and fsynced before the next prompt is reported done, so a run
-killed at any moment loses at most the rows still in flight. A line cut short by the kill is
-removed when the file is opened again, and the ids of complete rows are skipped on resume, so
-no row is lost or written twice. An exclusive lock stops two runs from writing the same file.
+The header's settings are everything that changes an answer (see `runner.run_settings`); each
+row also stores `prompt_sha256`, so resuming with a different dataset whose ids overlap is
+refused instead of skipping prompts that were never answered. See `record_file` for the
+durability and ownership rules.
+
+Results files written before the header existed (format 0) can still be read by `tpo report`;
+`tpo eval` never appends to them.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-RUN_KEYS = ("mode", "num_samples", "max_iterations", "max_tokens", "policy", "reward")
-"""Row fields that describe the run; a resumed run must match the rows already written."""
+from langchain_tpo.evaluation.fingerprints import text_sha256
+from langchain_tpo.evaluation.record_file import (
+    BadRecordError,
+    Header,
+    NotOurFileError,
+    RecordFile,
+    iter_records,
+    read_header,
+)
+
+KIND = "results"
 
 
-class ResultsFile:
-    """Append-only, resumable JSONL results.
+class PromptMismatchError(ValueError):
+    """A row id already in the file was answered for another prompt."""
+
+
+class ResultsFile(RecordFile):
+    """The results file of one run: append-only, resumable, refused when not ours.
 
     Example:
         ```python
-        with ResultsFile("results.jsonl") as out:
+        with ResultsFile("results.jsonl", settings) as out:
             for row in rows:
-                if row.id in out.done:
-                    continue
-                out.append({"id": row.id, ...})
+                if not out.has(row.id, row.prompt):
+                    out.append({"id": row.id, ...})
         ```
     """
 
-    def __init__(self, path: str | Path) -> None:
-        """Open (creating if needed) and lock `path`; read the ids already finished."""
-        self.path = Path(path)
-        self.done: set[str] = set()
-        self.rows: list[dict[str, Any]] = []
-        self.repaired = False
-        """True when a line cut short by an earlier kill was removed on opening."""
-        self._file: Any = None
-
-    def __enter__(self) -> Self:
-        self.open()
-        return self
-
-    def __exit__(
+    def __init__(
         self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
+        path: str | Path,
+        settings: Mapping[str, Any],
+        *,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
-        self.close()
+        """See `RecordFile`; rows are keyed by `id` and remember their `prompt_sha256`."""
+        super().__init__(path, KIND, settings, key="id", remember="prompt_sha256", extra=extra)
 
-    def open(self) -> None:
-        """Lock the file, drop a trailing partial line and load the finished rows."""
-        if self.path.parent and not self.path.parent.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self.path.open("a+b")
-        try:
-            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._file.close()
-            msg = f"{self.path} is being written by another run; wait for it or use another --out."
-            raise RuntimeError(msg) from None
-        self._file.seek(0)
-        data = self._file.read()
-        complete = data[: data.rfind(b"\n") + 1]
-        if len(complete) != len(data):
-            self._file.truncate(len(complete))
-            self._fsync()
-            self.repaired = True
-        for number, line in enumerate(complete.decode("utf-8").splitlines(), start=1):
+    def has(self, row_id: str, prompt: str) -> bool:
+        """Whether the prompt with this id is already answered in the file.
+
+        Raises:
+            PromptMismatchError: The id is there, answered for a different prompt.
+        """
+        if row_id not in self.done:
+            return False
+        if self.done[row_id] != text_sha256(prompt):
+            msg = (
+                f"{self.path} already holds a row {row_id!r} for a different prompt: the "
+                "dataset is not the one this file was written for (its ids overlap). Nothing "
+                "was run; write to another file."
+            )
+            raise PromptMismatchError(msg)
+        return True
+
+
+def results_header(path: str | Path) -> Header | None:
+    """The header of a results file; None for a file written before headers (format 0).
+
+    Raises:
+        FileNotFoundError, NotOurFileError: As `record_file.read_header`.
+    """
+    try:
+        return read_header(path, KIND)
+    except NotOurFileError:
+        if _is_headerless_results(Path(path)):
+            return None
+        raise
+
+
+def iter_results(path: str | Path) -> Iterator[dict[str, Any]]:
+    """The rows of a results file, validated (a torn last line is skipped, never repaired).
+
+    Raises:
+        FileNotFoundError: No such file.
+        NotOurFileError: Not a results file of this tool.
+        BadRecordError: A line is not a row (the message names the file and line).
+    """
+    path = Path(path)
+    if results_header(path) is not None:
+        yield from iter_records(path, KIND)
+        return
+    yield from _headerless_rows(path)
+
+
+def read_results(path: str | Path) -> list[dict[str, Any]]:
+    """All complete rows of a results file (see `iter_results`)."""
+    return list(iter_results(path))
+
+
+def _is_headerless_results(path: Path) -> bool:
+    """A results file of format 0: its first line is a complete row with an id and a mode."""
+    with path.open("rb") as f:
+        first = f.readline()
+    try:
+        row = json.loads(first)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    return first.endswith(b"\n") and isinstance(row, dict) and "id" in row and "mode" in row
+
+
+def _headerless_rows(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open("rb") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.endswith(b"\n"):
+                return
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
-            except json.JSONDecodeError as e:
-                msg = f"{self.path} line {number} is not valid JSON ({e.msg}); fix or remove it."
-                raise ValueError(msg) from e
-            self.rows.append(row)
-            self.done.add(str(row["id"]))
-
-    def check_same_run(self, settings: dict[str, Any]) -> None:
-        """Refuse to mix rows of different settings in one file."""
-        for row in self.rows[:1]:
-            differ = {
-                k: (row.get(k), settings.get(k)) for k in RUN_KEYS if row.get(k) != settings.get(k)
-            }
-            if differ:
-                details = ", ".join(
-                    f"{k}: file has {a!r}, now {b!r}" for k, (a, b) in differ.items()
-                )
-                msg = (
-                    f"{self.path} holds results of a run with other settings ({details}). "
-                    "Resume with the same settings, or write to another --out file."
-                )
-                raise ValueError(msg)
-
-    def append(self, row: dict[str, Any]) -> None:
-        """Write one finished row durably."""
-        assert self._file is not None, "open() first"
-        line = json.dumps(row, ensure_ascii=False) + "\n"
-        self._file.write(line.encode("utf-8"))
-        self._fsync()
-        self.rows.append(row)
-        self.done.add(str(row["id"]))
-
-    def _fsync(self) -> None:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-
-    def close(self) -> None:
-        """Release the lock."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-
-def read_results(path: str | Path) -> list[dict[str, Any]]:
-    """Read the complete rows of a results file (a cut-short last line is ignored)."""
-    return list(_rows(Path(path)))
-
-
-def _rows(path: Path) -> Iterator[dict[str, Any]]:
-    if not path.is_file():
-        msg = f"Results file not found: {path}"
-        raise FileNotFoundError(msg)
-    data = path.read_bytes()
-    complete = data[: data.rfind(b"\n") + 1].decode("utf-8")
-    for number, line in enumerate(complete.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield json.loads(line)
-        except json.JSONDecodeError as e:
-            msg = f"{path} line {number} is not valid JSON ({e.msg})."
-            raise ValueError(msg) from e
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise BadRecordError(path, number, "is not valid JSON") from None
+            if not isinstance(row, dict) or row.get("id") in (None, ""):
+                raise BadRecordError(path, number, "is not a results row with an 'id'")
+            yield row

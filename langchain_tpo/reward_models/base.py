@@ -6,7 +6,8 @@ import asyncio
 import math
 import numbers
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any, NamedTuple, TypeAlias
 
 from langchain_core.messages import BaseMessage
@@ -72,42 +73,64 @@ class RewardModel(RunnableSerializable[Sequence[Pair], list[float]], ABC):
         """Score a batch of pairs without blocking the event loop (a thread by default)."""
         return await asyncio.get_running_loop().run_in_executor(None, self._score, pairs)
 
-    def evaluate(self, pairs: Sequence[Pair]) -> list[Reward]:
-        """Score pairs and keep the feedback text of reward models that give one."""
+    def evaluate(self, pairs: Sequence[Pair], config: RunnableConfig | None = None) -> list[Reward]:
+        """Score pairs and keep the feedback text of reward models that give one.
+
+        Each call is one traced run named after the reward model, with the pairs as its input
+        and the rewards as its output.
+        """
         pairs = list(pairs)
         if not pairs:
             return []
-        return self._checked(self._score(pairs), len(pairs))
+        return self._call_with_config(self._evaluate, pairs, config, run_type="chain")  # type: ignore[arg-type,return-value]
 
-    async def aevaluate(self, pairs: Sequence[Pair]) -> list[Reward]:
+    async def aevaluate(
+        self, pairs: Sequence[Pair], config: RunnableConfig | None = None
+    ) -> list[Reward]:
         """Async twin of `evaluate`."""
         pairs = list(pairs)
         if not pairs:
             return []
+        return await self._acall_with_config(self._aevaluate, pairs, config, run_type="chain")  # type: ignore[arg-type,return-value]
+
+    def _evaluate(self, pairs: list[Pair]) -> list[Reward]:
+        return self._checked(self._score(pairs), len(pairs))
+
+    async def _aevaluate(self, pairs: list[Pair]) -> list[Reward]:
         return self._checked(await self._ascore(pairs), len(pairs))
 
-    def score(self, pairs: Sequence[Pair]) -> list[float]:
+    def score(self, pairs: Sequence[Pair], config: RunnableConfig | None = None) -> list[float]:
         """One raw reward per (query, response) pair."""
-        return [r.score for r in self.evaluate(pairs)]
+        return [r.score for r in self.evaluate(pairs, config)]
 
-    async def ascore(self, pairs: Sequence[Pair]) -> list[float]:
+    async def ascore(
+        self, pairs: Sequence[Pair], config: RunnableConfig | None = None
+    ) -> list[float]:
         """Async twin of `score`."""
-        return [r.score for r in await self.aevaluate(pairs)]
+        return [r.score for r in await self.aevaluate(pairs, config)]
 
     def invoke(
         self, input: Sequence[Pair], config: RunnableConfig | None = None, **kwargs: Any
     ) -> list[float]:
-        """Score a batch of pairs as a Runnable."""
-        return self._call_with_config(self.score, input, config, run_type="chain")
+        """Score a batch of pairs as a Runnable (one traced run)."""
+        return self.score(input, config)
 
     async def ainvoke(
         self, input: Sequence[Pair], config: RunnableConfig | None = None, **kwargs: Any
     ) -> list[float]:
         """Async twin of `invoke`."""
-        return await self._acall_with_config(self.ascore, input, config, run_type="chain")
+        return await self.ascore(input, config)
 
     def _checked(self, raw: Any, expected: int) -> list[Reward]:
         name = self.get_name()
+        if isinstance(raw, (Mapping, str, bytes, AbstractSet)):
+            # list() would quietly turn their keys, characters or unordered members into scores.
+            kind = "a set" if isinstance(raw, AbstractSet) else f"a {type(raw).__name__}"
+            msg = (
+                f"Reward model {name!r} returned {kind} for {expected} pair(s): {raw!r:.200}. "
+                "It must return a sequence (a list) with one number or Reward per pair, in order."
+            )
+            raise RewardModelError(msg)
         try:
             items = list(raw)
         except TypeError:

@@ -7,8 +7,9 @@ import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
+from langchain_tpo._redact import redact_text, redact_url
 from langchain_tpo.reward_models._checkpoint import default_max_length, require
 from langchain_tpo.reward_models.base import Pair, Reward, RewardModel, RewardModelError
 from langchain_tpo.reward_models.formatting import RewardInputFormatter, count_truncated
@@ -18,6 +19,11 @@ _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 class RewardServerError(RewardModelError):
     """The reward model server could not be reached, or answered with an error."""
+
+    is_retryable = False
+    """True when the server was unreachable, timed out or answered 5xx/429 (after this model's
+    own retries): trying the whole call again later may work. Read the same way as
+    `langchain_core.exceptions.ModelError.is_retryable`."""
 
 
 class RemoteRewardModel(RewardModel):
@@ -45,7 +51,8 @@ class RemoteRewardModel(RewardModel):
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     base_url: str
-    """The server's address, e.g. `http://127.0.0.1:8001` (a trailing `/v1` is accepted)."""
+    """The server's address, e.g. `http://127.0.0.1:8001` (a trailing `/v1` is accepted).
+    Credentials in it are used for requests but never shown (`repr`, messages)."""
     model: str
     """The served model name (by default vLLM serves a model under its id or path)."""
     tokenizer: Any = None
@@ -59,10 +66,11 @@ class RemoteRewardModel(RewardModel):
     server's `--max-model-len`)."""
     label_index: int = 0
     """Output column holding the reward, for checkpoints with several labels."""
-    api_key: str | None = None
-    """Sent as a bearer token when the server was started with `--api-key`."""
+    api_key: SecretStr | None = None
+    """Sent as a bearer token when the server was started with `--api-key` (a `SecretStr`:
+    `repr` and `to_json` do not show it)."""
     timeout: float = Field(default=120.0, gt=0)
-    """Seconds to wait for one request."""
+    """Seconds to wait for one request (connecting, sending, each read)."""
     max_retries: int = Field(default=3, ge=0)
     """Retries after a connection failure, a timeout or a 5xx/429 answer."""
     retry_backoff: float = Field(default=0.5, ge=0)
@@ -80,18 +88,31 @@ class RemoteRewardModel(RewardModel):
             kwargs["base_url"] = base_url
         super().__init__(**kwargs)
 
+    def __repr_args__(self) -> Any:
+        for field, value in super().__repr_args__():
+            yield field, redact_url(value) if field == "base_url" else value
+
     def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
         """`RemoteRewardModel(<model> at <url>)`, so messages say which server it is."""
         if name is None and self.name is None:
-            name = f"{type(self).__name__}({self.model} at {self.base_url})"
+            name = f"{type(self).__name__}({self.model} at {redact_url(self.base_url)})"
         return super().get_name(suffix, name=name)
 
     @property
     def url(self) -> str:
-        """The endpoint's full address."""
-        base = self.base_url.rstrip("/")
-        base = base.removesuffix("/v1")
-        return f"{base}/{self.endpoint}"
+        """The endpoint's full address (with any credentials of `base_url`: not for messages)."""
+        base, query = _split_query(self.base_url)
+        base = base.rstrip("/").removesuffix("/v1")
+        return f"{base}/{self.endpoint}{query}"
+
+    @property
+    def shown_url(self) -> str:
+        """The endpoint's address as messages show it, credentials hidden."""
+        return redact_url(self.url)
+
+    def check_tokenizer(self) -> None:
+        """Load the tokenizer now, so a wrong name fails before any request is made."""
+        self._get_formatter()
 
     def _get_formatter(self) -> RewardInputFormatter:
         if self._formatter is None:
@@ -120,7 +141,9 @@ class RemoteRewardModel(RewardModel):
         return body
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        if self.api_key is None or not self.api_key.get_secret_value():
+            return {}
+        return {"Authorization": f"Bearer {self.api_key.get_secret_value()}"}
 
     def _score(self, pairs: Sequence[Pair]) -> Sequence[float | Reward]:
         import httpx
@@ -162,20 +185,22 @@ class RemoteRewardModel(RewardModel):
         attempts = self.max_retries + 1
         if isinstance(failure, str):
             msg = (
-                f"{self.get_name()}: could not reach {self.url} after {attempts} attempt(s): "
+                f"{self.get_name()}: could not reach {self.shown_url} after {attempts} attempt(s): "
                 f"{failure}. Is the server running (vllm serve {self.model} --runner pooling)?"
             )
         else:
             msg = (
-                f"{self.get_name()}: {self.url} answered HTTP {failure.status_code} "
+                f"{self.get_name()}: {self.shown_url} answered HTTP {failure.status_code} "
                 f"{_error_text(failure)} after {attempts} attempt(s)."
             )
-        return RewardServerError(msg)
+        error = RewardServerError(msg)
+        error.is_retryable = True
+        return error
 
     def _parse(self, response: Any, expected: int) -> list[float]:
         if response.status_code != 200:
             msg = (
-                f"{self.get_name()}: {self.url} answered HTTP {response.status_code} "
+                f"{self.get_name()}: {self.shown_url} answered HTTP {response.status_code} "
                 f"{_error_text(response)}"
             )
             raise RewardServerError(msg)
@@ -188,20 +213,27 @@ class RemoteRewardModel(RewardModel):
             ]
         except (ValueError, KeyError, TypeError, IndexError) as error:
             msg = (
-                f"{self.get_name()}: unexpected answer from {self.url} ({error!r}): "
-                f"{response.text[:500]}"
+                f"{self.get_name()}: unexpected answer from {self.shown_url} ({error!r}): "
+                f"{response.text[:200]!r}"
             )
             raise RewardServerError(msg) from None
         if len(scores) != expected:
             msg = (
-                f"{self.get_name()}: {self.url} returned {len(scores)} scores for {expected} pairs."
+                f"{self.get_name()}: {self.shown_url} returned {len(scores)} scores for {expected} "
+                "pairs."
             )
             raise RewardServerError(msg)
         return scores
 
 
+def _split_query(url: str) -> tuple[str, str]:
+    """`("http://host/v1", "?key=...")`: the endpoint goes before the query, not after it."""
+    base, mark, query = url.partition("?")
+    return base, f"{mark}{query}"
+
+
 def _describe(error: Exception) -> str:
-    text = str(error)
+    text = redact_text(str(error))
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 

@@ -8,6 +8,7 @@ from typing import Any, Self
 
 from pydantic import PrivateAttr, model_validator
 
+from langchain_tpo.chat_models._vllm_engine import EngineOwnership, shutdown_llm
 from langchain_tpo.reward_models._checkpoint import default_max_length, require
 from langchain_tpo.reward_models.base import Pair, Reward
 from langchain_tpo.reward_models.checkpoint_reward import (
@@ -38,7 +39,7 @@ class VLLMRewardModel(CheckpointRewardModel):
     llm: Any
     """A `vllm.LLM` created with `runner="pooling"`."""
 
-    _owns_engine: bool = PrivateAttr(default=False)
+    _ownership: EngineOwnership | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _prepare(self) -> Self:
@@ -115,18 +116,17 @@ class VLLMRewardModel(CheckpointRewardModel):
             chat_template=chat_template,
             label_index=label_index,
         )
-        reward._owns_engine = True
+        # Shut down at interpreter exit too, so a script that never calls close() ends cleanly.
+        reward._ownership = EngineOwnership(lambda: shutdown_llm(llm))
         return reward
 
     def close(self) -> None:
-        """Shut down the engine if `from_model_id` started it; an `llm` passed in is left alone."""
-        if not self._owns_engine:
-            return
-        self._owns_engine = False
-        engine_core = getattr(getattr(self.llm, "llm_engine", None), "engine_core", None)
-        shutdown = getattr(engine_core, "shutdown", None)
-        if shutdown is not None:
-            shutdown()
+        """Shut down the engine if `from_model_id` started it; an `llm` passed in is left alone.
+
+        Safe to call twice; also done at interpreter exit if nobody did.
+        """
+        if self._ownership is not None:
+            self._ownership.close()
 
     def _score(self, pairs: Sequence[Pair]) -> Sequence[float | Reward]:
         from vllm import PoolingParams

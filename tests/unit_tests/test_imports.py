@@ -2,7 +2,7 @@ import subprocess
 import sys
 
 import langchain_tpo
-from langchain_tpo import chat_models, reward_models
+from langchain_tpo import agents, chat_models, reward_models
 
 EXPECTED_ALL = [
     "Candidate",
@@ -42,12 +42,18 @@ def test_backend_exports() -> None:
         ]
     )
     assert sorted(chat_models.__all__) == sorted(
-        ["ChatVLLM", "is_pipeline_chat_model", "load_default_policy", "sample_pipeline_chat"]
+        ["ChatTransformers", "ChatVLLM", "load_default_policy"]
     )
 
 
+def test_agents_exports() -> None:
+    assert sorted(agents.__all__) == ["TPOMiddleware", "render_tool_turns", "tpo_input"]
+    for name in agents.__all__:
+        assert getattr(agents, name) is not None
+
+
 def test_unknown_lazy_name_is_an_attribute_error() -> None:
-    for module in (chat_models, reward_models):
+    for module in (agents, chat_models, reward_models):
         try:
             module.NoSuchThing  # noqa: B018
         except AttributeError as e:
@@ -59,8 +65,8 @@ def test_unknown_lazy_name_is_an_attribute_error() -> None:
 def test_import_is_light() -> None:
     code = (
         "import sys, langchain_tpo, langchain_tpo.chat_models, langchain_tpo.reward_models;"
-        "import langchain_tpo.chain, langchain_tpo.graph;"
-        "heavy = [m for m in ('torch', 'transformers', 'vllm') if m in sys.modules];"
+        "import langchain_tpo.chain, langchain_tpo.graph, langchain_tpo.agents;"
+        "heavy = [m for m in ('torch', 'transformers', 'vllm', 'langchain') if m in sys.modules];"
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

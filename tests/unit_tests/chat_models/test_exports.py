@@ -18,7 +18,7 @@ def test_resolving_the_names_imports_no_ml_library() -> None:
     code = (
         "import sys\n"
         "from langchain_tpo.chat_models import ChatVLLM, load_default_policy\n"
-        "from langchain_tpo.chat_models import is_pipeline_chat_model, sample_pipeline_chat\n"
+        "from langchain_tpo.chat_models import ChatTransformers\n"
         "print([m for m in ('torch', 'vllm', 'transformers') if m in sys.modules])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -13,6 +13,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_tpo.chat_models import ChatVLLM
 from langchain_tpo.chat_models import vllm as vllm_module
 from langchain_tpo.chat_models._vllm_engine import VLLM_MISSING, AsyncEngineRunner
+from langchain_tpo.errors import ContextLengthError
 from langchain_tpo.sampling import SamplingParams, asample, sample
 from tests.unit_tests.chat_models.fakes import FakeAsyncEngine, FakeOfflineEngine
 
@@ -86,7 +87,7 @@ def test_max_tokens_is_capped_by_the_context(engine: FakeAsyncEngine) -> None:
 def test_prompt_longer_than_max_model_len_is_refused(
     chat: ChatVLLM, engine: FakeAsyncEngine
 ) -> None:
-    with pytest.raises(ValueError, match="max_model_len is 64"):
+    with pytest.raises(ContextLengthError, match="max_model_len is 64"):
         chat.invoke("word " * 80)
     assert engine.requests == []
 

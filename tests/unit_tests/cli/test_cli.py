@@ -16,6 +16,7 @@ import pytest
 from langchain_tpo.cli import main, models
 from langchain_tpo.cli.errors import CLIError
 from langchain_tpo.evaluation import read_results
+from langchain_tpo.evaluation.benchmarks import SHIPPED_DIR
 from langchain_tpo.reward_models import FunctionReward
 from langchain_tpo.testing import ScriptedChatModel
 
@@ -91,7 +92,8 @@ def test_eval_then_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         )
         == 0
     )
-    assert main(["eval", "--data", str(data), "--mode", "bon", "--out", str(bon), "-n", "6"]) == 0
+    bon_argv = ["eval", "--data", str(data), "--mode", "bon", "--out", str(bon)]
+    assert main([*bon_argv, "--bon-samples", "6"]) == 0
     rows = read_results(tpo)
     assert sorted(r["id"] for r in rows) == ["p0", "p1", "p2", "p3"]
     assert all(len(r["best_scores"]) == 3 and r["mode"] == "tpo" for r in rows)
@@ -101,10 +103,11 @@ def test_eval_then_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     out_dir = tmp_path / "report"
     assert main(["report", str(tpo), str(bon), "--out-dir", str(out_dir)]) == 0
     report = capsys.readouterr().out
-    assert "| tpo | tpo | 4 |" in report
-    assert "| tpo | bon | 4 |" in report  # the win-rate row
-    assert (out_dir / "training_curve.png").stat().st_size > 10_000
-    assert (out_dir / "stability.png").stat().st_size > 10_000
+    assert "| tpo | - | tpo, N=2, D=2 | 128 | 4 |" in report
+    assert "| data | tpo | bon | reward | 4 |" in report  # the paired comparison
+    assert "| tpo | +" in report.split("## Runs")[0]  # the paper-style table
+    for figure in ("training_curve", "stability", "win_rate_vs_compute"):
+        assert (out_dir / f"{figure}.png").stat().st_size > 10_000
     assert (out_dir / "report.md").read_text().startswith("# TPO evaluation report")
 
 
@@ -202,6 +205,105 @@ def test_report_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "no results" in capsys.readouterr().err
 
 
+# -- benchmarks, several modes, samples, shards ----------------------------------------------
+
+SHIPPED = ["--benchmark-dir", str(SHIPPED_DIR)]
+
+
+def test_benchmarks_and_modes_in_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    loads: list[object] = []
+    policy = ScriptedChatModel()
+    monkeypatch.setattr(models, "load_policy", lambda args: loads.append(args) or policy)
+    argv = ["eval", "--benchmark", "xstest,math500", "--mode", "tpo,base", *SHIPPED]
+    argv += ["--limit", "2", "--out-dir", str(tmp_path / "runs"), "-n", "2", "-d", "1"]
+    assert main(argv) == 0
+    assert len(loads) == 1  # the models are shared by the four runs
+    for benchmark in ("xstest", "math500"):
+        for mode in ("tpo", "base"):
+            path = tmp_path / "runs" / benchmark / f"{mode}.jsonl"
+            header = json.loads(path.read_text().splitlines()[0])
+            assert header["settings"]["benchmark"] == benchmark
+            assert header["settings"]["mode"] == mode
+            assert len(read_results(path)) == 2
+    xstest = read_results(tmp_path / "runs" / "xstest" / "tpo.jsonl")
+    assert all(row["label"] in {"safe", "unsafe"} for row in xstest)
+    math = read_results(tmp_path / "runs" / "math500" / "base.jsonl")
+    assert all(row["reference"] for row in math)
+
+    capsys.readouterr()
+    files = sorted(str(p) for p in (tmp_path / "runs").rglob("*.jsonl"))
+    assert main(["report", *files, "--no-plots", "--out-dir", str(tmp_path)]) == 0
+    report = capsys.readouterr().out
+    assert "XSTest v2: accuracy (comply with safe, refuse unsafe)" in report
+    assert "MATH-500: accuracy (exact match)" in report
+    assert "| math500 | math500/tpo | math500/base | exact match | 2 |" in report
+
+
+def test_sample_is_seeded_and_hh_rlhf_keeps_held_out_rows(tmp_path: Path) -> None:
+    def ids(seed: int, out: str) -> list[str]:
+        argv = ["eval", "--benchmark", "hh_rlhf", "--mode", "base", *SHIPPED, "--sample", "4"]
+        assert main([*argv, "--sample-seed", str(seed), "--out", str(tmp_path / out)]) == 0
+        return [r["id"] for r in read_results(tmp_path / out)]
+
+    first = ids(1, "a.jsonl")
+    assert len(first) == 4 and first == ids(1, "b.jsonl") and first != ids(2, "c.jsonl")
+    assert all(int(i.rsplit("_", 1)[1]) % 5 == 0 for i in first)
+
+
+def test_shards_split_the_work_and_report_merges_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_prompts(tmp_path / "prompts.jsonl", 9)
+    out = tmp_path / "runs"
+    base = ["eval", "--data", str(data), "--mode", "base", "--out-dir", str(out)]
+    assert main([*base, "--shard", "1/2"]) == 0
+    assert main([*base, "--shard", "2/2"]) == 0
+    one, two = out / "base.shard-1-of-2.jsonl", out / "base.shard-2-of-2.jsonl"
+    ids = [{r["id"] for r in read_results(p)} for p in (one, two)]
+    assert ids[0] and ids[1] and not ids[0] & ids[1]
+    assert ids[0] | ids[1] == {f"p{i}" for i in range(9)}
+    assert json.loads(one.read_text().splitlines()[0])["shard"] == "1/2"
+
+    capsys.readouterr()
+    assert main(["report", str(one), str(two), "--no-plots", "--out-dir", str(tmp_path)]) == 0
+    report = capsys.readouterr().out
+    assert "| base | - | base | 128 | 9 |" in report
+    assert "2 files" in report
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--benchmark", "nope", "--mode", "tpo", "--out", "o.jsonl"], "choose one of alpaca_eval"),
+        (["--benchmark", "xstest", "--mode", "tpo,bon", "--out", "o.jsonl"], "use --out-dir"),
+        (["--benchmark", "xstest", "--mode", "tpo,best", "--out-dir", "d"], "unknown mode best"),
+        (["--benchmark", "xstest", "--mode", "tpo", "--out-dir", "d", "--shard", "3/2"], "--shard"),
+        (["--benchmark", "xstest", "--mode", "tpo", "--out-dir", "d", "--sample", "0"], "--sample"),
+    ],
+)
+def test_eval_benchmark_usage_errors(
+    tmp_path: Path,
+    extra: list[str],
+    words: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["eval", *SHIPPED, *extra]) == 2
+    assert words in capsys.readouterr().err
+
+
+def test_a_benchmark_dir_without_the_file_says_where_to_look(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["eval", "--benchmark", "xstest", "--mode", "tpo", "--out", str(tmp_path / "o.jsonl")]
+    assert main([*argv, "--benchmark-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "No xstest.jsonl in" in err and "--benchmark-dir" in err
+
+
 # -- models are closed --------------------------------------------------------------------------
 
 
@@ -288,7 +390,7 @@ def test_eval_killed_mid_run_resumes_with_nothing_lost(tmp_path: Path) -> None:
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if out.exists() and len(out.read_bytes().splitlines()) >= 3:
+        if out.exists() and len(out.read_bytes().splitlines()) >= 4:  # header + 3 rows
             break
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
@@ -302,3 +404,17 @@ def test_eval_killed_mid_run_resumes_with_nothing_lost(tmp_path: Path) -> None:
     after = [r["id"] for r in read_results(out)]
     assert sorted(after) == sorted(f"p{i}" for i in range(12))
     assert after[: len(before)] == before
+
+
+def test_an_empty_shard_has_nothing_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_prompts(tmp_path / "prompts.jsonl", 1)  # one prompt: one of two shards is empty
+    out = tmp_path / "runs"
+    codes = [
+        main(["eval", "--data", str(data), "--mode", "base", "--out-dir", str(out), "--shard", s])
+        for s in ("1/2", "2/2")
+    ]
+    assert codes == [0, 0]
+    assert "holds none of the 1 selected prompts; nothing to do" in capsys.readouterr().err
+    assert len(list(out.iterdir())) == 1  # the empty shard left no file behind

@@ -87,3 +87,49 @@ def test_every_shipped_benchmark_loads_cleanly() -> None:
     for path in SHARED.glob("*.jsonl"):
         loaded = load_prompts(path)
         assert loaded.rows and not loaded.problems, path
+
+
+def test_a_byte_that_is_not_utf8_skips_only_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(
+        b'{"id": "a", "prompt": "ok"}\n{"id": "b", "prompt": "caf\xe9"}\n'
+        b'{"id": "c", "prompt": "fine"}\n'
+    )
+    loaded = load_prompts(path)
+    assert [r.id for r in loaded.rows] == ["a", "c"]
+    assert [str(p) for p in loaded.problems] == [
+        "line 2: not UTF-8 text (byte 0xe9 at column 27); skipped"
+    ]
+
+
+def test_a_csv_byte_that_is_not_utf8_skips_only_its_row(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_bytes(b"id,prompt\nq1,hello\nq2,caf\xe9\nq3,bye\n")
+    loaded = load_prompts(path)
+    assert [r.id for r in loaded.rows] == ["q1", "q3"]
+    assert [p.line for p in loaded.problems] == [3]
+    assert "not UTF-8" in loaded.problems[0].message
+
+
+@pytest.mark.parametrize("content", ["", "\n  \n"])
+def test_an_empty_file_says_it_is_empty(tmp_path: Path, content: str) -> None:
+    with pytest.raises(ValueError, match="is empty"):
+        load_prompts(write(tmp_path / "d.jsonl", content))
+
+
+@pytest.mark.parametrize(("prompt", "kind"), [(42, "int"), (["a"], "list"), (None, "null")])
+def test_a_prompt_that_is_not_text_says_so(tmp_path: Path, prompt: object, kind: str) -> None:
+    path = write(tmp_path / "d.jsonl", json.dumps({"id": "a", "prompt": prompt}) + "\n")
+    loaded = load_prompts(path)
+    assert loaded.rows == []
+    assert [p.message for p in loaded.problems] == [
+        f"prompt is not a string (it is a {kind}); skipped"
+    ]
+
+
+def test_rows_carry_labels_and_categories(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "d.jsonl", '{"id": "x1", "prompt": "p", "label": "unsafe", "category": "c"}\n'
+    )
+    (row,) = load_prompts(path).rows
+    assert (row.label, row.category) == ("unsafe", "c")

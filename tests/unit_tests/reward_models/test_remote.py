@@ -161,3 +161,54 @@ def test_truncation_is_counted_and_warned(caplog: pytest.LogCaptureFixture) -> N
     assert "1 of 2 pair(s) exceeded max_length=40" in caplog.text
     ids = json.loads(stub.requests[0].content)["input"][0]
     assert "".join(map(chr, ids)).endswith("xxx</s>")  # the template's end is kept
+
+
+# -- credentials and retry hints ----------------------------------------------------------------
+
+KEY = "sk-PLANTED-reward-31337"
+PASSWORD = "pw-PLANTED-8a8a8a"
+
+
+def test_key_is_a_secret_and_urls_are_shown_without_credentials() -> None:
+    stub = Stub()
+    reward = RemoteRewardModel(
+        f"http://user:{PASSWORD}@rm.test/v1?api_key={KEY}",
+        model="rm",
+        api_key=KEY,
+        tokenizer=CharTokenizer(),
+        client_kwargs={"transport": httpx.MockTransport(stub)},
+    )
+    assert reward.score([("q", "r")]) == [expected_length("q", "r")]
+    request = stub.requests[0]
+    # Requests carry every credential given: the endpoint goes before the query.
+    assert request.url.path == "/classify" and request.url.params["api_key"] == KEY
+    shown = repr(reward) + reward.get_name() + json.dumps(reward.to_json()) + reward.shown_url
+    assert KEY not in shown and PASSWORD not in shown
+    assert reward.shown_url == "http://***@rm.test/classify?api_key=***"
+
+
+def test_failure_messages_hold_no_credentials_and_say_a_retry_may_work() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(f"cannot connect to {request.url}", request=request)
+
+    reward = RemoteRewardModel(
+        f"http://user:{PASSWORD}@rm.test?api_key={KEY}",
+        model="rm",
+        tokenizer=CharTokenizer(),
+        max_retries=0,
+        client_kwargs={"transport": httpx.MockTransport(refuse)},
+    )
+    with pytest.raises(RewardServerError) as info:
+        reward.score([("q", "r")])
+    assert KEY not in str(info.value) and PASSWORD not in str(info.value)
+    assert info.value.is_retryable
+
+    with pytest.raises(RewardServerError) as client_error:
+        make(Stub(statuses=[400])).score([("q", "r")])
+    assert not client_error.value.is_retryable
+
+
+def test_empty_key_sends_no_header() -> None:
+    stub = Stub()
+    make(stub, api_key="").score([("q", "r")])
+    assert "authorization" not in stub.requests[0].headers

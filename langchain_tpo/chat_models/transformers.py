@@ -1,0 +1,331 @@
+"""`ChatTransformers`: a Hugging Face transformers causal LM as a chat model with `n` samples.
+
+LangChain's `ChatHuggingFace` over a pipeline keeps one sample per call and runs one call at a
+time. TPO asks for N samples of one conversation; this chat model draws them in one `generate`
+call (`num_return_sequences`), reports token usage, refuses prompts longer than the model's
+context before generating, and goes through the normal chat-model path, so every request is a
+traced run with its prompt, completion and usage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import os
+import threading
+from pathlib import Path
+from typing import Any, Self
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LangSmithParams
+from langchain_core.messages import AIMessage, BaseMessage, UsageMetadata
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+
+from langchain_tpo.chat_models._messages import to_chat_dicts
+from langchain_tpo.errors import ContextLengthError
+
+__all__ = ["ChatTransformers"]
+
+# Tokenizers without a limit report a huge sentinel (1e30) as `model_max_length`.
+_NO_LIMIT = 10**9
+
+
+class ChatTransformers(BaseChatModel):
+    """A transformers causal LM with a chat template, drawing `n` samples per request.
+
+    Sampling fields left as None come from the model's `generation_config.json`. Calls are
+    serialized (one `generate` at a time); the async methods run it in a worker thread, so an
+    event loop never blocks. A prompt that leaves no room in the model's context raises
+    `ContextLengthError` before anything is generated; otherwise the reply is capped to the room
+    that is left.
+
+    Example:
+        ```python
+        from langchain_tpo.chat_models import ChatTransformers
+
+        chat = ChatTransformers.from_model_id(
+            "HuggingFaceTB/SmolLM2-360M-Instruct", n=3, max_tokens=64, temperature=0.8
+        )
+        result = chat.generate([[("human", "Name a colour.")]])
+        [g.text for g in result.generations[0]]  # three samples
+        ```
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, arbitrary_types_allowed=True)
+
+    model: Any = Field(exclude=True, repr=False)
+    """A loaded `AutoModelForCausalLM`."""
+    tokenizer: Any = Field(exclude=True, repr=False)
+    """Its tokenizer, with a chat template."""
+    model_name: str | None = Field(default=None, alias="model_id")
+    """Name reported in traces; defaults to the model's `name_or_path`."""
+    n: int = Field(default=1, ge=1)
+    """Samples per request."""
+    temperature: float | None = None
+    """Sampling temperature; 0 means greedy decoding (the reply is repeated `n` times)."""
+    top_p: float | None = None
+    """Nucleus sampling mass."""
+    max_tokens: int | None = None
+    """Most new tokens per reply; None: the generation config's, capped by the context."""
+    seed: int | None = None
+    """Seeds torch's generators before each request, for reproducible samples."""
+    stop: list[str] | None = None
+    """Stop strings: a reply is cut before the first one."""
+    max_time: float | None = None
+    """Seconds one `generate` call may take; transformers stops it there."""
+    generation_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Further `GenerationConfig` settings for every request (top_k, repetition_penalty...)."""
+
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if not getattr(self.tokenizer, "chat_template", None):
+            msg = (
+                "ChatTransformers needs a tokenizer with a chat template; set "
+                "tokenizer.chat_template to the template the model was trained with."
+            )
+            raise ValueError(msg)
+        if self.model_name is None:
+            self.model_name = str(getattr(self.model, "name_or_path", "") or "transformers")
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token  # batching pads
+        return self
+
+    @classmethod
+    def from_model_id(
+        cls,
+        model_id_or_path: str | os.PathLike[str],
+        *,
+        device: Any = None,
+        dtype: Any = "auto",
+        tokenizer_kwargs: dict[str, Any] | None = None,
+        model_kwargs: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> ChatTransformers:
+        """Load a model directory or hub id with transformers.
+
+        Args:
+            model_id_or_path: A local directory or a Hugging Face hub id.
+            device: Where to put the model (`"cpu"`, `"cuda"`); by default where it loads.
+            dtype: Weight dtype (`"auto"`: the checkpoint's own).
+            tokenizer_kwargs: Extra arguments of `AutoTokenizer.from_pretrained`.
+            model_kwargs: Extra arguments of `AutoModelForCausalLM.from_pretrained`.
+            **fields: `ChatTransformers` fields (`n`, `temperature`, `max_tokens`, ...).
+
+        Raises:
+            ImportError: transformers or torch is missing.
+            FileNotFoundError: A path that looks local does not exist.
+        """
+        try:
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError as e:
+            msg = 'ChatTransformers needs transformers and torch: pip install "langchain-tpo[hf]".'
+            raise ImportError(msg) from e
+        path = os.fspath(model_id_or_path)
+        if (path.startswith((".", "/", "~")) or os.sep in path[:2]) and not Path(
+            path
+        ).expanduser().exists():
+            msg = f"No model directory at {path}."
+            raise FileNotFoundError(msg)
+        tokenizer = AutoTokenizer.from_pretrained(path, **(tokenizer_kwargs or {}))
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, **(model_kwargs or {}))
+        if device is not None:
+            model = model.to(device)
+        model.eval()
+        name = fields.pop("model_id", path)
+        return cls(model=model, tokenizer=tokenizer, model_id=name, **fields)
+
+    @property
+    def _llm_type(self) -> str:
+        return "transformers-chat"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model_name": self.model_name,
+            "n": self.n,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+            **self.generation_kwargs,
+        }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider="huggingface",
+            ls_model_name=self.model_name or "transformers",
+            ls_model_type="chat",
+        )
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if max_tokens is not None:
+            params["ls_max_tokens"] = max_tokens
+        if stop or self.stop:
+            params["ls_stop"] = stop or self.stop
+        return params
+
+    @property
+    def context_length(self) -> int | None:
+        """The most tokens the model takes (prompt plus reply), where it states a limit."""
+        limits = [
+            int(value)
+            for value in (
+                getattr(self.model.config, "max_position_embeddings", None),
+                getattr(self.tokenizer, "model_max_length", None),
+            )
+            if isinstance(value, int | float) and 0 < value < _NO_LIMIT
+        ]
+        return min(limits) if limits else None
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        settings = {
+            "n": self.n,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+            "max_time": self.max_time,
+        }
+        settings.update({k: v for k, v in kwargs.items() if k in settings and v is not None})
+        unknown = set(kwargs) - set(settings) - {"model"}
+        if unknown:
+            msg = f"ChatTransformers does not take {sorted(unknown)} per call."
+            raise TypeError(msg)
+        stops = stop if stop is not None else self.stop
+        with self._lock:
+            replies, prompt_tokens = self._sample(messages, settings)
+        generations = []
+        for text, tokens, finish in replies:
+            for word in stops or []:
+                if word and word in text:
+                    text, finish = text[: text.index(word)], "stop"
+            usage = UsageMetadata(
+                input_tokens=prompt_tokens,
+                output_tokens=tokens,
+                total_tokens=prompt_tokens + tokens,
+            )
+            info = {"finish_reason": finish}
+            message = AIMessage(
+                content=text,
+                usage_metadata=usage,
+                response_metadata={
+                    "model_name": self.model_name,
+                    "model_provider": "huggingface",
+                    **info,
+                },
+            )
+            generations.append(ChatGeneration(message=message, generation_info=info))
+        output_tokens = sum(tokens for _, tokens, _ in replies)
+        token_usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": output_tokens,
+            "total_tokens": prompt_tokens + output_tokens,
+        }
+        return ChatResult(
+            generations=generations,
+            llm_output={"token_usage": token_usage, "model_name": self.model_name},
+        )
+
+    def _combine_llm_outputs(self, llm_outputs: list[dict[str, Any] | None]) -> dict[str, Any]:
+        usage: dict[str, int] = {}
+        for output in llm_outputs:
+            for key, value in (output or {}).get("token_usage", {}).items():
+                usage[key] = usage.get(key, 0) + value
+        return {"token_usage": usage, "model_name": self.model_name}
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return await asyncio.to_thread(self._generate, messages, stop, None, **kwargs)
+
+    def _sample(
+        self, messages: list[BaseMessage], settings: dict[str, Any]
+    ) -> tuple[list[tuple[str, int, str]], int]:
+        """(text, output tokens, finish reason) of each of n replies, and the prompt's tokens."""
+        import torch
+        import transformers
+
+        tokenizer, model = self.tokenizer, self.model
+        text = tokenizer.apply_chat_template(
+            to_chat_dicts(messages), tokenize=False, add_generation_prompt=True
+        )
+        # The chat template already writes the special tokens the model expects at the start.
+        batch = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
+        prompt_tokens = int(batch["input_ids"].shape[1])
+        config = self._generation_config(settings, prompt_tokens)
+        per_prompt = config.num_return_sequences
+        if settings["seed"] is not None:
+            transformers.set_seed(int(settings["seed"]))
+        with torch.inference_mode():
+            output = model.generate(**batch, generation_config=config)
+        stops = _stop_ids(config, tokenizer)
+        replies = []
+        for ids in output[:, prompt_tokens:].tolist():
+            ids, finished = _until_stop(ids, stops)
+            reply = tokenizer.decode(ids, skip_special_tokens=True).strip()
+            replies.append((reply, len(ids), "stop" if finished else "length"))
+        return replies * (settings["n"] // per_prompt), prompt_tokens
+
+    def _generation_config(self, settings: dict[str, Any], prompt_tokens: int) -> Any:
+        config = copy.deepcopy(self.model.generation_config)
+        for key, value in self.generation_kwargs.items():
+            setattr(config, key, value)
+        limit = self.context_length
+        room = None if limit is None else limit - prompt_tokens
+        if room is not None and room < 1:
+            msg = (
+                f"The prompt is {prompt_tokens} tokens long, but {self.model_name} takes at "
+                f"most {limit} tokens (prompt and reply): shorten the conversation or the query."
+            )
+            raise ContextLengthError(msg)
+        wanted = settings["max_tokens"] or config.max_new_tokens or 256
+        config.max_new_tokens = wanted if room is None else min(wanted, room)
+        config.max_length = None
+        if settings["top_p"] is not None:
+            config.top_p = settings["top_p"]
+        temperature = settings["temperature"]
+        if temperature is not None:
+            config.do_sample = temperature > 0
+            if temperature > 0:
+                config.temperature = temperature
+        elif config.do_sample is None or (settings["n"] > 1 and not config.do_sample):
+            config.do_sample = True  # n greedy copies would all be the same
+        if not config.do_sample:
+            config.temperature = None
+            config.top_p = None
+            config.top_k = None
+        config.num_return_sequences = settings["n"] if config.do_sample else 1
+        config.pad_token_id = self.tokenizer.pad_token_id
+        if settings["max_time"] is not None:
+            config.max_time = float(settings["max_time"])
+        return config
+
+
+def _stop_ids(config: Any, tokenizer: Any) -> set[int]:
+    eos = config.eos_token_id if config.eos_token_id is not None else tokenizer.eos_token_id
+    if eos is None:
+        return set()
+    return {int(e) for e in eos} if isinstance(eos, list | tuple) else {int(eos)}
+
+
+def _until_stop(ids: list[int], stops: set[int]) -> tuple[list[int], bool]:
+    """The generated ids up to and including the first stop token (padding follows it)."""
+    for k, token in enumerate(ids):
+        if token in stops:
+            return ids[: k + 1], True
+    return ids, False

@@ -1,0 +1,44 @@
+"""What a run's users receive: how many final answers are answers at all, and how long they are.
+
+Reward figures alone can hide reward hacking: a loop that learns to return rewrite scaffolding
+or review notes can raise the reward while the user gets no answer. The kinds come from the
+project's one published rule, `langchain_tpo.answer_kinds`; this module only counts them.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_tpo.answer_kinds import KINDS, AnswerKind, answer_kind
+
+
+@dataclass(frozen=True)
+class AnswerProfile:
+    """The kinds and length of a run's final answers."""
+
+    n: int
+    counts: Mapping[AnswerKind, int]
+    mean_words: float
+    mean_characters: float
+
+    def share(self, kind: AnswerKind) -> float:
+        return self.counts.get(kind, 0) / self.n if self.n else 0.0
+
+
+def answer_profile(rows: Sequence[Mapping[str, Any]]) -> AnswerProfile:
+    """Count the kinds of the rows' `response`s and their mean length."""
+    texts = [str(row.get("response") or "") for row in rows]
+    counts: dict[AnswerKind, int] = dict.fromkeys(KINDS, 0)
+    for text in texts:
+        counts[answer_kind(text)] += 1
+    words = [len(t.split()) for t in texts]
+    characters = [len(t) for t in texts]
+    return AnswerProfile(
+        len(texts),
+        counts,
+        statistics.fmean(words) if words else 0.0,
+        statistics.fmean(characters) if characters else 0.0,
+    )

@@ -1,0 +1,42 @@
+"""Fences around untrusted text in the loop's prompts.
+
+Candidate answers, critiques and suggestions are model output, and a hostile or confused
+response can contain text that looks like the prompt's own structure ("Answer B (not
+preferred): ..."). Each such block is put between two identical fence lines that carry a
+random tag, and the tag is drawn again until no fenced text contains it, so no text can close
+its fence or open a section of its own. The tags derive from the run's seed, so a seeded run
+sends the same prompts every time.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Iterable
+
+_ALPHABET = string.ascii_lowercase + string.digits
+_TAG_LENGTH = 8
+_MAX_DRAWS = 100
+
+
+def fence_line(seed: int, texts: Iterable[str]) -> str:
+    """A fence line none of `texts` contains, drawn reproducibly from `seed`."""
+    rng = random.Random(seed)
+    texts = list(texts)
+    for _ in range(_MAX_DRAWS):
+        tag = "".join(rng.choice(_ALPHABET) for _ in range(_TAG_LENGTH))
+        line = f"===== {tag} ====="
+        if not any(tag in text for text in texts):
+            return line
+    msg = "Could not draw a fence tag absent from the fenced texts."  # 36^8 tags: unreachable
+    raise RuntimeError(msg)
+
+
+def tag_of(line: str) -> str:
+    """The random tag of a fence line (`===== x7q2k9aa =====` -> `x7q2k9aa`)."""
+    return line.strip("= ")
+
+
+def fenced(text: str, line: str) -> str:
+    """`text` between two copies of the fence `line`."""
+    return f"{line}\n{text.strip()}\n{line}"

@@ -1,0 +1,219 @@
+"""A stub OpenAI-compatible server on 127.0.0.1 that answers, or fails on purpose.
+
+It serves `GET /v1/models`, `GET /health`, `POST /v1/chat/completions` (a policy) and
+`POST /classify` (a reward, as `vllm serve --runner pooling` does). Each request either gets a
+normal answer or the fault the test set:
+
+- `hang`: read the request, then never answer (until the server stops);
+- `500`: an HTTP 500 with an OpenAI-style error body;
+- `close`: close the connection without a response;
+- `garbage`: HTTP 200 whose body is not JSON;
+- `nan` (reward only): a NaN score.
+
+`fail_every=k` makes only every k-th chat request fail, and `fail_after=k` lets the first k
+chat requests through before the fault starts (a server that dies mid-run).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from langchain_tpo.parsing import RESPONSE_END, RESPONSE_START
+
+HANG_LIMIT = 120.0
+"""A hanging request is released after this long even if the test forgot to stop the server."""
+
+
+@dataclass
+class Recorded:
+    """One request the stub received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    """Header names in lower case."""
+    body: Any
+
+
+@dataclass
+class StubServer:
+    """The server's behaviour, changed by tests between requests."""
+
+    model: str = "stub-model"
+    chat_fault: str | None = None
+    reward_fault: str | None = None
+    fail_every: int | None = None
+    fail_after: int | None = None
+    requests: list[Recorded] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._chat_calls = 0
+        self._stopping = threading.Event()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """Root address, `http://127.0.0.1:PORT` (the OpenAI API lives under `/v1`)."""
+        assert self._httpd is not None
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def chat_requests(self) -> list[Recorded]:
+        """The chat-completion requests received so far."""
+        return [r for r in self.requests if urlsplit(r.path).path.endswith("/chat/completions")]
+
+    @property
+    def reward_requests(self) -> list[Recorded]:
+        """The /classify requests received so far."""
+        return [r for r in self.requests if urlsplit(r.path).path.endswith("/classify")]
+
+    def start(self) -> StubServer:
+        stub = self
+
+        class Handler(_Handler):
+            server_state = stub
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def chat_fault_now(self) -> str | None:
+        """The fault of the chat request being served, counting it."""
+        with self._lock:
+            self._chat_calls += 1
+            k = self._chat_calls
+        if self.fail_after is not None and k <= self.fail_after:
+            return None
+        if self.fail_every is not None:
+            return self.chat_fault if k % self.fail_every == 0 else None
+        return self.chat_fault
+
+    def hang(self) -> None:
+        self._stopping.wait(HANG_LIMIT)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_state: StubServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def _record(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw
+        self.server_state.requests.append(
+            Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+        )
+        return body
+
+    def _send(self, status: int, payload: Any) -> None:
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _fault(self, fault: str) -> None:
+        if fault == "hang":
+            self.server_state.hang()
+            self.close_connection = True
+        elif fault == "500":
+            self._send(500, {"error": {"message": "stub failure", "type": "InternalServerError"}})
+        elif fault == "close":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+        elif fault == "garbage":
+            self._send(200, b"<html>this is not json")
+        else:
+            raise ValueError(f"unknown fault {fault!r}")
+
+    @property
+    def route(self) -> str:
+        """The path without its query (a key may travel in the query)."""
+        return urlsplit(self.path).path.rstrip("/")
+
+    def do_GET(self) -> None:
+        self._record()
+        if self.route.endswith("/models"):
+            self._send(200, {"object": "list", "data": [{"id": self.server_state.model}]})
+        elif self.route == "/health":
+            self._send(200, {})
+        else:
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
+
+    def do_POST(self) -> None:
+        body = self._record()
+        if self.route.endswith("/chat/completions"):
+            fault = self.server_state.chat_fault_now()
+            if fault:
+                self._fault(fault)
+            else:
+                self._send(200, _completion(body, self.server_state))
+        elif self.route.endswith(("/classify", "/pooling")):
+            fault = self.server_state.reward_fault
+            if fault == "nan":
+                data = [{"index": i, "probs": [math.nan]} for i in range(len(body["input"]))]
+                # json.dumps writes NaN, which Python's json (and httpx) reads back
+                self._send(200, {"data": data})
+            elif fault:
+                self._fault(fault)
+            else:
+                data = [
+                    {"index": i, "probs": [float(len(ids) % 17)]}
+                    for i, ids in enumerate(body["input"])
+                ]
+                self._send(200, {"data": data})
+        else:
+            self._send(404, {"error": {"message": f"no route {self.path}"}})
+
+
+def _completion(body: dict[str, Any], state: StubServer) -> dict[str, Any]:
+    n = int(body.get("n") or 1)
+    prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
+    rewrite = RESPONSE_START in prompt
+    choices = []
+    for i in range(n):
+        text = f"Answer {len(state.requests)}-{i}: " + "more " * (i % 5)
+        if rewrite:
+            text = f"{RESPONSE_START}{text.strip()}{RESPONSE_END}"
+        choices.append(
+            {
+                "index": i,
+                "message": {"role": "assistant", "content": text.strip()},
+                "finish_reason": "stop",
+            }
+        )
+    return {
+        "id": f"chatcmpl-{len(state.requests)}",
+        "object": "chat.completion",
+        "created": 0,
+        "model": state.model,
+        "choices": choices,
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5 * n, "total_tokens": 10 + 5 * n},
+    }
