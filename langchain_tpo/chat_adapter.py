@@ -10,7 +10,6 @@ from typing import Any, Literal, Self
 from uuid import UUID
 
 from langchain_core.callbacks import (
-    AsyncCallbackManager,
     AsyncCallbackManagerForLLMRun,
     BaseCallbackHandler,
     CallbackManager,
@@ -287,7 +286,9 @@ class TPOChatModel(BaseChatModel):
             NotImplementedError: The policy cannot call tools.
         """
         policy = self.chain.policy
-        if type(policy).bind_tools is BaseChatModel.bind_tools:
+        if not isinstance(policy, BaseChatModel) or (
+            type(policy).bind_tools is BaseChatModel.bind_tools
+        ):
             msg = (
                 f"The policy {type(policy).__name__} cannot call tools (it has no bind_tools), "
                 "so TPOChatModel cannot either. Give the TPOChain a policy with tool calling "
@@ -384,7 +385,9 @@ class TPOChatModel(BaseChatModel):
     def _tool_policy(self, call: _Call) -> Runnable[Any, AIMessage]:
         """The policy with the tools bound. It answers with its own settings: TPO's limits
         (such as a few tokens per rewrite) are for TPO's texts, and would cut a tool call."""
-        bound = self.chain.policy.bind_tools(call.tools or [], **call.tool_options)
+        policy = self.chain.policy
+        assert isinstance(policy, BaseChatModel)  # bind_tools checked it
+        bound = policy.bind_tools(call.tools or [], **call.tool_options)
         return bound.bind(**call.policy_kwargs) if call.policy_kwargs else bound
 
     def _answer(
@@ -507,14 +510,14 @@ def _with_run_id(config: RunnableConfig | None) -> tuple[RunnableConfig, _Parent
 
 
 class _Run:
-    """One TPO run of a call: the graph, its config, and progress events forwarded."""
+    """One TPO run of a call: the graph, its config, and its progress passed to an enclosing
+    graph's `custom` stream (the graph dispatches the callback events itself)."""
 
     def __init__(self, model: TPOChatModel, call: _Call, parent: _Parent) -> None:
         self.model = model
         self.call = call
         self.parent = parent
-        self.probe = _CoreEvents(parent.run_id)
-        self.callbacks = _child_callbacks(parent, self.probe)
+        self.callbacks = _child_callbacks(parent)
         self.writer = _parent_stream_writer()
 
     def child_config(self) -> RunnableConfig:
@@ -541,8 +544,8 @@ class _Run:
         for mode, item in graph.stream(graph_input, config, stream_mode=["custom", "values"]):
             if mode == "values":
                 last = item
-            else:
-                self._forward(item)
+            elif self.writer is not None:
+                self.writer(item)
         return TPOResult.from_state(last or graph_input)
 
     async def atpo(self, messages: list[BaseMessage], draft: AIMessage | None) -> TPOResult:
@@ -553,54 +556,17 @@ class _Run:
         ):
             if mode == "values":
                 last = item
-            else:
-                await self._aforward(item)
+            elif self.writer is not None:
+                self.writer(item)
         return TPOResult.from_state(last or graph_input)
 
-    def _event(self, item: Any) -> tuple[str, Any] | None:
-        """Pass a progress item to an enclosing graph; the callback event to send, if any."""
-        if self.writer is not None:
-            self.writer(item)
-        if self.parent.run_id is None or self.probe.core_dispatches:
-            return None
-        name = item.get("event") if isinstance(item, dict) else None
-        return (name, item) if isinstance(name, str) else ("tpo.event", item)
 
-    def _forward(self, item: Any) -> None:
-        event = self._event(item)
-        if event is not None:
-            manager = CallbackManager(handlers=self.parent.handlers)
-            manager.on_custom_event(*event, run_id=self.parent.run_id)
-
-    async def _aforward(self, item: Any) -> None:
-        event = self._event(item)
-        if event is not None:
-            manager = AsyncCallbackManager(handlers=self.parent.handlers)
-            await manager.on_custom_event(*event, run_id=self.parent.run_id)
-
-
-class _CoreEvents(BaseCallbackHandler):
-    """Notices when the TPO graph dispatches its progress events through callbacks itself,
-    so they are not forwarded a second time."""
-
-    run_inline = True
-
-    def __init__(self, own_run: UUID | None) -> None:
-        self.own_run = own_run
-        self.core_dispatches = False
-
-    def on_custom_event(self, name: str, data: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        if name.startswith("tpo.") and run_id != self.own_run:
-            self.core_dispatches = True
-
-
-def _child_callbacks(parent: _Parent, probe: BaseCallbackHandler) -> CallbackManager:
+def _child_callbacks(parent: _Parent) -> CallbackManager:
     # LLM run managers have no get_child(); this is what chain run managers do in it.
     manager = CallbackManager(handlers=[], parent_run_id=parent.run_id)
     manager.set_handlers(parent.handlers)
     manager.add_tags(parent.tags)
     manager.add_metadata(parent.metadata)
-    manager.add_handler(probe)
     manager.add_tags([_NOSTREAM])
     return manager
 

@@ -273,13 +273,18 @@ class ScriptedToolCallingModel(ScriptedChatModel):
         formatted = [convert_to_openai_tool(t) for t in tools]
         return self.bind(tools=formatted, tool_choice=tool_choice, **kwargs)
 
-    def _respond(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> ChatResult:
+    def _respond(
+        self, messages: list[BaseMessage], kwargs: dict[str, Any], run_manager: Any = None
+    ) -> ChatResult:
         tools = kwargs.get("tools") or []
         calls = self.tool_caller(list(messages), tools, kwargs.get("tool_choice"))
         if not calls:
-            return super()._respond(messages, kwargs)
+            return super()._respond(messages, kwargs, run_manager)
+        metadata = dict(getattr(run_manager, "metadata", None) or {})
         with self._lock:
-            self._requests.append(Request(list(messages), dict(kwargs), 1))
+            self._requests.append(
+                Request(list(messages), dict(kwargs), 1, metadata.get("tpo_stage", ""), metadata)
+            )
             next(self._counter)
         prompt = sum(len(m.text.split()) for m in messages)
         usage = {"input_tokens": prompt, "output_tokens": 5, "total_tokens": prompt + 5}
