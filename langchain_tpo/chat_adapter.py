@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal, Self
@@ -185,11 +186,8 @@ class TPOChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> AIMessage:
         config, parent = _with_run_id(config)
-        token = _STREAM_PARENT.set(parent)
-        try:
+        with _stream_parent(parent):
             return super().invoke(input, config, stop=stop, **_with_configurable(config, kwargs))
-        finally:
-            _STREAM_PARENT.reset(token)
 
     async def ainvoke(
         self,
@@ -200,13 +198,10 @@ class TPOChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> AIMessage:
         config, parent = _with_run_id(config)
-        token = _STREAM_PARENT.set(parent)
-        try:
+        with _stream_parent(parent):
             return await super().ainvoke(
                 input, config, stop=stop, **_with_configurable(config, kwargs)
             )
-        finally:
-            _STREAM_PARENT.reset(token)
 
     def stream(
         self,
@@ -220,11 +215,8 @@ class TPOChatModel(BaseChatModel):
         chunks = super().stream(input, config, stop=stop, **_with_configurable(config, kwargs))
         # The run starts (and `_stream` reads the variable) within the first step; the
         # variable is not left set while the caller holds a chunk.
-        token = _STREAM_PARENT.set(parent)
-        try:
+        with _stream_parent(parent):
             first = next(chunks, None)
-        finally:
-            _STREAM_PARENT.reset(token)
         if first is not None:
             yield first
             yield from chunks
@@ -239,11 +231,8 @@ class TPOChatModel(BaseChatModel):
     ) -> AsyncIterator[AIMessageChunk]:
         config, parent = _with_run_id(config)
         chunks = super().astream(input, config, stop=stop, **_with_configurable(config, kwargs))
-        token = _STREAM_PARENT.set(parent)
-        try:
+        with _stream_parent(parent):
             first = await anext(chunks, None)
-        finally:
-            _STREAM_PARENT.reset(token)
         if first is not None:
             yield first
             async for chunk in chunks:
@@ -481,15 +470,34 @@ class _Parent:
     ) -> _Parent:
         if run_manager is None:
             return _STREAM_PARENT.get() or cls()
+        return cls.inheriting(run_manager.run_id, run_manager)
+
+    @classmethod
+    def inheriting(
+        cls,
+        run_id: UUID,
+        manager: CallbackManager | CallbackManagerForLLMRun | AsyncCallbackManagerForLLMRun,
+    ) -> _Parent:
+        """The run `run_id`, whose children inherit what `manager` passes on."""
         return cls(
-            run_manager.run_id,
-            list(run_manager.inheritable_handlers),
-            list(run_manager.inheritable_tags),
-            dict(run_manager.inheritable_metadata),
+            run_id,
+            list(manager.inheritable_handlers),
+            list(manager.inheritable_tags),
+            dict(manager.inheritable_metadata),
         )
 
 
 _STREAM_PARENT: ContextVar[_Parent | None] = ContextVar("tpo_chat_model_run", default=None)
+
+
+@contextmanager
+def _stream_parent(parent: _Parent) -> Iterator[None]:
+    """Make `parent` the run `_stream` finds, for the duration of the block."""
+    token = _STREAM_PARENT.set(parent)
+    try:
+        yield
+    finally:
+        _STREAM_PARENT.reset(token)
 
 
 def _with_run_id(config: RunnableConfig | None) -> tuple[RunnableConfig, _Parent]:
@@ -500,13 +508,7 @@ def _with_run_id(config: RunnableConfig | None) -> tuple[RunnableConfig, _Parent
     manager = CallbackManager.configure(
         config.get("callbacks"), None, False, config.get("tags"), None, config.get("metadata")
     )
-    parent = _Parent(
-        run_id,
-        list(manager.inheritable_handlers),
-        list(manager.inheritable_tags),
-        dict(manager.inheritable_metadata),
-    )
-    return config, parent
+    return config, _Parent.inheriting(run_id, manager)
 
 
 class _Run:

@@ -215,16 +215,8 @@ class TPONodes:
             return stop
         plan = self._sample_plan(state)
         _emit(plan.event, config)
-        settings = state["settings"]
-        samples = sample(
-            self.policy,
-            plan.messages or [],
-            settings["num_samples"],
-            _params(settings, "sample"),
-            config,
-            policy=_requests(state),
-            stage="sample",
-        )
+        n = state["settings"]["num_samples"]
+        samples = self._draw(state, plan, "sample", config, n)
         return self._sample_update(state, samples)
 
     async def asample(self, state: TPOState, config: RunnableConfig) -> Update:
@@ -232,16 +224,8 @@ class TPONodes:
             return stop
         plan = self._sample_plan(state)
         await _aemit(plan.event, config)
-        settings = state["settings"]
-        samples = await asample(
-            await self.apolicy(),
-            plan.messages or [],
-            settings["num_samples"],
-            _params(settings, "sample"),
-            config,
-            policy=_requests(state),
-            stage="sample",
-        )
+        n = state["settings"]["num_samples"]
+        samples = await self._adraw(state, plan, "sample", config, n)
         return self._sample_update(state, samples)
 
     # -- score ------------------------------------------------------------------------------
@@ -408,7 +392,7 @@ class TPONodes:
             return stop
         plan = self._critique_plan(state)
         _emit(plan.event, config)
-        samples = self._one(state, plan, "critique", config)
+        samples = self._draw(state, plan, "critique", config)
         return _text_update(state, plan, "critique", samples)
 
     async def acritique(self, state: TPOState, config: RunnableConfig) -> Update:
@@ -416,26 +400,29 @@ class TPONodes:
             return stop
         plan = self._critique_plan(state)
         await _aemit(plan.event, config)
-        samples = await self._aone(state, plan, "critique", config)
+        samples = await self._adraw(state, plan, "critique", config)
         return _text_update(state, plan, "critique", samples)
 
-    def _one(self, state: TPOState, plan: _Plan, stage: str, config: RunnableConfig) -> Samples:
+    def _draw(
+        self, state: TPOState, plan: _Plan, stage: str, config: RunnableConfig, n: int = 1
+    ) -> Samples:
+        """`n` of the policy's replies to the plan's request (none when a person wrote it)."""
         if plan.messages is None:
             return Samples()
-        params = _params(state["settings"], stage, plan.step["iteration"])
+        params = _params(state["settings"], stage, _iteration(plan))
         return sample(
-            self.policy, plan.messages, 1, params, config, policy=_requests(state), stage=stage
+            self.policy, plan.messages, n, params, config, policy=_requests(state), stage=stage
         )
 
-    async def _aone(
-        self, state: TPOState, plan: _Plan, stage: str, config: RunnableConfig
+    async def _adraw(
+        self, state: TPOState, plan: _Plan, stage: str, config: RunnableConfig, n: int = 1
     ) -> Samples:
         if plan.messages is None:
             return Samples()
-        params = _params(state["settings"], stage, plan.step["iteration"])
+        params = _params(state["settings"], stage, _iteration(plan))
         model = await self.apolicy()
         return await asample(
-            model, plan.messages, 1, params, config, policy=_requests(state), stage=stage
+            model, plan.messages, n, params, config, policy=_requests(state), stage=stage
         )
 
     # -- suggest ----------------------------------------------------------------------------
@@ -457,14 +444,14 @@ class TPONodes:
             return stop
         plan = self._suggest_plan(state)
         _emit(plan.event, config)
-        return _text_update(state, plan, "suggestion", self._one(state, plan, "suggest", config))
+        return _text_update(state, plan, "suggestion", self._draw(state, plan, "suggest", config))
 
     async def asuggest(self, state: TPOState, config: RunnableConfig) -> Update:
         if stop := _timed_out(state):
             return stop
         plan = self._suggest_plan(state)
         await _aemit(plan.event, config)
-        samples = await self._aone(state, plan, "suggest", config)
+        samples = await self._adraw(state, plan, "suggest", config)
         return _text_update(state, plan, "suggestion", samples)
 
     # -- rewrite ----------------------------------------------------------------------------
@@ -523,17 +510,8 @@ class TPONodes:
             return stop
         plan = self._rewrite_plan(state)
         _emit(plan.event, config)
-        settings = state["settings"]
-        params = _params(settings, "rewrite", plan.step["iteration"])
-        samples = sample(
-            self.policy,
-            plan.messages or [],
-            settings["num_samples"],
-            params,
-            config,
-            policy=_requests(state),
-            stage="rewrite",
-        )
+        n = state["settings"]["num_samples"]
+        samples = self._draw(state, plan, "rewrite", config, n)
         return self._rewrite_update(state, plan, samples)
 
     async def arewrite(self, state: TPOState, config: RunnableConfig) -> Update:
@@ -541,17 +519,8 @@ class TPONodes:
             return stop
         plan = self._rewrite_plan(state)
         await _aemit(plan.event, config)
-        settings = state["settings"]
-        params = _params(settings, "rewrite", plan.step["iteration"])
-        samples = await asample(
-            await self.apolicy(),
-            plan.messages or [],
-            settings["num_samples"],
-            params,
-            config,
-            policy=_requests(state),
-            stage="rewrite",
-        )
+        n = state["settings"]["num_samples"]
+        samples = await self._adraw(state, plan, "rewrite", config, n)
         return self._rewrite_update(state, plan, samples)
 
     # -- finish -----------------------------------------------------------------------------
@@ -594,6 +563,11 @@ class TPONodes:
 
 
 # -- pure helpers -------------------------------------------------------------------------------
+
+
+def _iteration(plan: _Plan) -> int:
+    """The iteration a request belongs to; -1 for the first samples, which have no step."""
+    return plan.step.get("iteration", -1)
 
 
 def _params(settings: dict[str, Any], stage: str, iteration: int = -1) -> SamplingParams:

@@ -135,12 +135,7 @@ def call(
             return _within(fn, policy.attempt_timeout(), what)
         except Exception as error:
             attempt += 1
-            wait = None if is_permanent(error) else policy.wait_before(attempt)
-            if wait is None:
-                raise
-            if on_retry is not None:
-                on_retry(error)
-            time.sleep(wait)
+            time.sleep(_wait_before_retry(error, attempt, policy, on_retry))
 
 
 async def acall(
@@ -163,12 +158,23 @@ async def acall(
                 raise _timeout_error(limit, what) from e
         except Exception as error:
             attempt += 1
-            wait = None if is_permanent(error) else policy.wait_before(attempt)
-            if wait is None:
-                raise
-            if on_retry is not None:
-                on_retry(error)
-            await asyncio.sleep(wait)
+            await asyncio.sleep(_wait_before_retry(error, attempt, policy, on_retry))
+
+
+def _wait_before_retry(
+    error: Exception,
+    attempt: int,
+    policy: RequestPolicy,
+    on_retry: Callable[[BaseException], None] | None,
+) -> float:
+    """Seconds to wait after failed attempt number `attempt`, the retry reported to
+    `on_retry`; raises `error` when it is permanent or the policy allows no more tries."""
+    wait = None if is_permanent(error) else policy.wait_before(attempt)
+    if wait is None:
+        raise error
+    if on_retry is not None:
+        on_retry(error)
+    return wait
 
 
 def _within(fn: Callable[[], T], limit: float | None, what: str) -> T:

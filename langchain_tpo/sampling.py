@@ -24,6 +24,7 @@ from typing import Any, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
+from langchain_core.outputs import LLMResult
 from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
 from langchain_core.runnables.config import get_executor_for_config
 
@@ -166,11 +167,8 @@ def sample(
     """
     out = Samples()
     policy = policy or RequestPolicy()
-    what = f"the {stage} request"
     if is_native(model):
-        inner, bound = _unwrap(model)
-        assert isinstance(inner, BaseChatModel)
-        kwargs = {**bound, **_knobs(inner, params, params.seed), "n": n}
+        inner, kwargs = _one_request_for_all(model, n, params)
         out.requests += 1
         try:
             result = call(
@@ -178,11 +176,10 @@ def sample(
                     [list(messages)], **_generate_kwargs(config, stage), **kwargs
                 ),
                 policy,
-                what,
+                f"the {stage} request",
                 on_retry=out.count_retry,
             )
-            out.texts = [g.text for g in result.generations[0]]
-            out.add_usage(result_usage(result))
+            _keep_generations(result, out)
         except Exception as e:
             out.add_failure(e)
             return out
@@ -204,11 +201,8 @@ async def asample(
     """Async twin of `sample`: awaits the model, so an engine can batch concurrent queries."""
     out = Samples()
     policy = policy or RequestPolicy()
-    what = f"the {stage} request"
     if is_native(model):
-        inner, bound = _unwrap(model)
-        assert isinstance(inner, BaseChatModel)
-        kwargs = {**bound, **_knobs(inner, params, params.seed), "n": n}
+        inner, kwargs = _one_request_for_all(model, n, params)
         out.requests += 1
         try:
             result = await acall(
@@ -216,17 +210,30 @@ async def asample(
                     [list(messages)], **_generate_kwargs(config, stage), **kwargs
                 ),
                 policy,
-                what,
+                f"the {stage} request",
                 on_retry=out.count_retry,
             )
-            out.texts = [g.text for g in result.generations[0]]
-            out.add_usage(result_usage(result))
+            _keep_generations(result, out)
         except Exception as e:
             out.add_failure(e)
             return out
     if len(out.texts) < n:
         await _afan_out(model, messages, n - len(out.texts), params, policy, config, stage, out)
     return out
+
+
+def _one_request_for_all(
+    model: Runnable, n: int, params: SamplingParams
+) -> tuple[BaseChatModel, dict[str, Any]]:
+    """The chat model that takes `n`, and the sampling arguments of its one `generate` call."""
+    inner, bound = _unwrap(model)
+    assert isinstance(inner, BaseChatModel)
+    return inner, {**bound, **_knobs(inner, params, params.seed), "n": n}
+
+
+def _keep_generations(result: LLMResult, out: Samples) -> None:
+    out.texts = [g.text for g in result.generations[0]]
+    out.add_usage(result_usage(result))
 
 
 def _fan_out(

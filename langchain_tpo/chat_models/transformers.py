@@ -18,14 +18,22 @@ from typing import Any, Self
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams
-from langchain_core.messages import AIMessage, BaseMessage, UsageMetadata
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from langchain_tpo.chat_models._messages import to_chat_dicts
+from langchain_tpo.chat_models._samples import (
+    chat_result,
+    combined_llm_output,
+    identifying_params,
+    ls_params,
+)
 from langchain_tpo.errors import ContextLengthError
 
 __all__ = ["ChatTransformers"]
+
+_PROVIDER = "huggingface"
 
 # Tokenizers without a limit report a huge sentinel (1e30) as `model_max_length`.
 _NO_LIMIT = 10**9
@@ -143,31 +151,11 @@ class ChatTransformers(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {
-            "model_name": self.model_name,
-            "n": self.n,
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "max_tokens": self.max_tokens,
-            "seed": self.seed,
-            **self.generation_kwargs,
-        }
+        return identifying_params(self, self.generation_kwargs)
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = LangSmithParams(
-            ls_provider="huggingface",
-            ls_model_name=self.model_name or "transformers",
-            ls_model_type="chat",
-        )
-        temperature = kwargs.get("temperature", self.temperature)
-        if temperature is not None:
-            params["ls_temperature"] = temperature
-        max_tokens = kwargs.get("max_tokens", self.max_tokens)
-        if max_tokens is not None:
-            params["ls_max_tokens"] = max_tokens
-        if stop or self.stop:
-            params["ls_stop"] = stop or self.stop
-        return params
+        name = self.model_name or "transformers"
+        return ls_params(self, provider=_PROVIDER, model_name=name, stop=stop, kwargs=kwargs)
 
     @property
     def context_length(self) -> int | None:
@@ -205,44 +193,18 @@ class ChatTransformers(BaseChatModel):
         stops = stop if stop is not None else self.stop
         with self._lock:
             replies, prompt_tokens = self._sample(messages, settings)
-        generations = []
+        samples = []
         for text, tokens, finish in replies:
             for word in stops or []:
                 if word and word in text:
                     text, finish = text[: text.index(word)], "stop"
-            usage = UsageMetadata(
-                input_tokens=prompt_tokens,
-                output_tokens=tokens,
-                total_tokens=prompt_tokens + tokens,
-            )
-            info = {"finish_reason": finish}
-            message = AIMessage(
-                content=text,
-                usage_metadata=usage,
-                response_metadata={
-                    "model_name": self.model_name,
-                    "model_provider": "huggingface",
-                    **info,
-                },
-            )
-            generations.append(ChatGeneration(message=message, generation_info=info))
-        output_tokens = sum(tokens for _, tokens, _ in replies)
-        token_usage = {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": output_tokens,
-            "total_tokens": prompt_tokens + output_tokens,
-        }
-        return ChatResult(
-            generations=generations,
-            llm_output={"token_usage": token_usage, "model_name": self.model_name},
+            samples.append((text, tokens, {"finish_reason": finish}))
+        return chat_result(
+            samples, prompt_tokens=prompt_tokens, model_name=self.model_name, provider=_PROVIDER
         )
 
     def _combine_llm_outputs(self, llm_outputs: list[dict[str, Any] | None]) -> dict[str, Any]:
-        usage: dict[str, int] = {}
-        for output in llm_outputs:
-            for key, value in (output or {}).get("token_usage", {}).items():
-                usage[key] = usage.get(key, 0) + value
-        return {"token_usage": usage, "model_name": self.model_name}
+        return combined_llm_output(llm_outputs, self.model_name)
 
     async def _agenerate(
         self,

@@ -11,12 +11,19 @@ from typing import Any, Self
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, UsageMetadata
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import RunnableConfig
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from langchain_tpo.chat_models._messages import to_chat_dicts
+from langchain_tpo.chat_models._samples import (
+    chat_result,
+    combined_llm_output,
+    identifying_params,
+    ls_params,
+    usage,
+)
 from langchain_tpo.chat_models._vllm_engine import (
     AsyncEngineRunner,
     EngineRunner,
@@ -29,6 +36,8 @@ from langchain_tpo.chat_models._vllm_engine import (
 from langchain_tpo.errors import ContextLengthError
 
 __all__ = ["ChatVLLM"]
+
+_PROVIDER = "vllm"
 
 
 class ChatVLLM(BaseChatModel):
@@ -162,32 +171,11 @@ class ChatVLLM(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {
-            "model_name": self.model_name,
-            "n": self.n,
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "max_tokens": self.max_tokens,
-            "seed": self.seed,
-            "stop": self.stop,
-            **self.sampling_kwargs,
-        }
+        return identifying_params(self, {"stop": self.stop, **self.sampling_kwargs})
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = LangSmithParams(
-            ls_provider="vllm",
-            ls_model_name=kwargs.get("model") or self.model_name or "vllm",
-            ls_model_type="chat",
-        )
-        temperature = kwargs.get("temperature", self.temperature)
-        if temperature is not None:
-            params["ls_temperature"] = temperature
-        max_tokens = kwargs.get("max_tokens", self.max_tokens)
-        if max_tokens is not None:
-            params["ls_max_tokens"] = max_tokens
-        if stop or self.stop:
-            params["ls_stop"] = stop or self.stop
-        return params
+        name = kwargs.get("model") or self.model_name or "vllm"
+        return ls_params(self, provider=_PROVIDER, model_name=name, stop=stop, kwargs=kwargs)
 
     @property
     def max_model_len(self) -> int | None:
@@ -245,42 +233,21 @@ class ChatVLLM(BaseChatModel):
         return [self._result(output) for output in outputs]
 
     def _result(self, output: Any) -> ChatResult:
-        prompt_tokens = len(output.prompt_token_ids or [])
-        generations = []
-        completions = sorted(output.outputs, key=lambda c: getattr(c, "index", 0))
-        for completion in completions:
-            tokens = len(completion.token_ids)
-            usage = UsageMetadata(
-                input_tokens=prompt_tokens,
-                output_tokens=tokens,
-                total_tokens=prompt_tokens + tokens,
-            )
+        samples = []
+        for completion in sorted(output.outputs, key=lambda c: getattr(c, "index", 0)):
             info = {"finish_reason": completion.finish_reason}
             if getattr(completion, "stop_reason", None) is not None:
                 info["stop_reason"] = completion.stop_reason
-            message = AIMessage(
-                content=completion.text,
-                usage_metadata=usage,
-                response_metadata={"model_name": self.model_name, "model_provider": "vllm", **info},
-            )
-            generations.append(ChatGeneration(message=message, generation_info=info))
-        output_tokens = sum(len(c.token_ids) for c in completions)
-        token_usage = {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": output_tokens,
-            "total_tokens": prompt_tokens + output_tokens,
-        }
-        return ChatResult(
-            generations=generations,
-            llm_output={"token_usage": token_usage, "model_name": self.model_name},
+            samples.append((completion.text, len(completion.token_ids), info))
+        return chat_result(
+            samples,
+            prompt_tokens=len(output.prompt_token_ids or []),
+            model_name=self.model_name,
+            provider=_PROVIDER,
         )
 
     def _combine_llm_outputs(self, llm_outputs: list[dict | None]) -> dict:
-        usage: dict[str, int] = {}
-        for output in llm_outputs:
-            for key, value in (output or {}).get("token_usage", {}).items():
-                usage[key] = usage.get(key, 0) + value
-        return {"token_usage": usage, "model_name": self.model_name}
+        return combined_llm_output(llm_outputs, self.model_name)
 
     def _generate(
         self,
@@ -387,15 +354,10 @@ class _Deltas:
         if not output.finished:
             return ChatGenerationChunk(message=AIMessageChunk(content=completion.text))
         info = {"finish_reason": completion.finish_reason}
-        usage = UsageMetadata(
-            input_tokens=self.prompt_tokens,
-            output_tokens=self.output_tokens,
-            total_tokens=self.prompt_tokens + self.output_tokens,
-        )
         message = AIMessageChunk(
             content=completion.text,
-            usage_metadata=usage,
-            response_metadata={"model_name": self.model_name, "model_provider": "vllm", **info},
+            usage_metadata=usage(self.prompt_tokens, self.output_tokens),
+            response_metadata={"model_name": self.model_name, "model_provider": _PROVIDER, **info},
             chunk_position="last",
         )
         return ChatGenerationChunk(message=message, generation_info=info)

@@ -239,15 +239,14 @@ def _check_unchanged(path: str, out: VerdictsFile, items: Sequence[Any]) -> None
     """Refuse to resume when the answers of prompts already judged have changed."""
     changed = []
     for item in items:
-        row = out.done.get(item.id)
-        if row is None:
+        if item.id not in out.done:
             continue
         texts: tuple[str, ...] = (
             (item.prompt, item.response)
             if isinstance(item, Response)
             else (item.prompt, item.a, item.b)
         )
-        if row.get("fingerprint") != fingerprint(*texts):
+        if out.done[item.id] != fingerprint(*texts):
             changed.append(item.id)
     if changed:
         shown = ", ".join(repr(i) for i in changed[:5]) + (" ..." if len(changed) > 5 else "")

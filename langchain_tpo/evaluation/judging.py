@@ -4,6 +4,9 @@
 - `ask_judge` sends one request and reads the reply with a strict parser; a reply the parser
   rejects is answered with a short request for the expected line alone, up to `max_retries`
   times. A judge that never complies gives a reply with no value (recorded, not raised).
+  `ChatJudge` holds a judge model and its retry and timeout settings; `first_line_answer`
+  is the strict reading every parser shares; `prompts_fingerprint` names the prompt texts a
+  task's verdicts were made with.
 - `judge_items` judges many items with at most `concurrency` in flight, appending each row to
   a `VerdictsFile` as it finishes; items already in the file are skipped, items whose judge
   call raised are reported and left for the next run.
@@ -12,7 +15,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -151,6 +156,64 @@ async def ask_judge(
         return JudgeReply(None, outputs[0].strip(), outputs)
     value, reasoning = parsed
     return JudgeReply(value, reasoning if len(outputs) == 1 else outputs[0].strip(), outputs)
+
+
+class ChatJudge:
+    """A chat model used as a judge, with how often to re-ask it and how long to wait."""
+
+    def __init__(
+        self, judge: BaseChatModel, *, max_retries: int = 2, timeout: float | None = None
+    ) -> None:
+        """Use `judge`; re-ask up to `max_retries` times; `timeout` seconds per call."""
+        self.judge = judge
+        self.max_retries = max_retries
+        self.timeout = timeout
+
+    async def ask(
+        self,
+        messages: Sequence[BaseMessage],
+        parse: Callable[[str], tuple[T, str] | None],
+        retry_prompt: str,
+    ) -> JudgeReply[T]:
+        """`ask_judge` with this judge's settings."""
+        return await ask_judge(
+            self.judge,
+            messages,
+            parse,
+            retry_prompt,
+            max_retries=self.max_retries,
+            call_timeout=self.timeout,
+        )
+
+
+# Markdown a judge may wrap its answer line in.
+_EMPHASIS = str.maketrans("", "", "*_`[]")
+
+
+def first_line_answer(
+    text: str, line: re.Pattern[str], bare: re.Pattern[str], group: str
+) -> tuple[str, str] | None:
+    """The answer a judge gave on the first line of its reply, and the rest of the reply.
+
+    The first non-empty line, without markdown emphasis and heading marks, must match `line`
+    in full; else the whole reply must match `bare` (a re-asked judge often answers with the
+    word alone). An answer anywhere else is ignored, so text the judge quotes cannot cast it.
+
+    Returns:
+        `(the text of group `group`, the rest of the reply)`, or None when neither matches.
+    """
+    first, _, rest = text.strip().partition("\n")
+    match = line.fullmatch(first.translate(_EMPHASIS).strip().lstrip("#").strip())
+    if match is None:
+        match, rest = bare.fullmatch(text.translate(_EMPHASIS).strip()), ""
+        if match is None:
+            return None
+    return match.group(group), rest.strip()
+
+
+def prompts_fingerprint(task: str, *prompts: str) -> str:
+    """A short hash of a task's prompt texts, recorded with its verdicts (resume checks it)."""
+    return f"{task}-" + hashlib.sha256("".join(prompts).encode("utf-8")).hexdigest()[:12]
 
 
 async def _call(judge: BaseChatModel, messages: list[BaseMessage], seconds: float | None) -> str:

@@ -13,15 +13,18 @@ that forges a marker or writes "Verdict: A" inside itself changes nothing but it
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage
 
-from langchain_tpo.evaluation.judging import JudgeReply, ask_judge
+from langchain_tpo.evaluation.judging import (
+    ChatJudge,
+    JudgeReply,
+    first_line_answer,
+    prompts_fingerprint,
+)
 from langchain_tpo.evaluation.verdicts import pairwise_row
 from langchain_tpo.reward_models.judge import FENCE_NOTE, fence, new_boundary
 
@@ -69,7 +72,6 @@ _VERDICT_LINE = re.compile(
 )
 # A whole reply that is only the verdict ("A", "tie."), as a re-asked judge often answers.
 _BARE_VERDICT = re.compile(r"(?:answer\s+)?(?P<verdict>a|b|tie)\.?", re.IGNORECASE)
-_EMPHASIS = str.maketrans("", "", "*_`[]")
 
 
 def parse_verdict(text: str) -> tuple[Position, str] | None:
@@ -84,23 +86,17 @@ def parse_verdict(text: str) -> tuple[Position, str] | None:
         `(verdict, reasoning)` with the verdict as "A", "B" or "tie" (positions as shown),
         the reasoning being the rest of the reply; None when the first line is no verdict.
     """
-    first, _, rest = text.strip().partition("\n")
-    line = first.translate(_EMPHASIS).strip().lstrip("#").strip()
-    match = _VERDICT_LINE.fullmatch(line)
-    if match is None:
-        bare = _BARE_VERDICT.fullmatch(text.translate(_EMPHASIS).strip())
-        if bare is None:
-            return None
-        match, rest = bare, ""
-    verdict = match.group("verdict").lower()
+    answer = first_line_answer(text, _VERDICT_LINE, _BARE_VERDICT, "verdict")
+    if answer is None:
+        return None
+    verdict, reasoning = answer[0].lower(), answer[1]
     position: Position = "tie" if verdict == "tie" else "A" if verdict == "a" else "B"
-    return position, rest.strip()
+    return position, reasoning
 
 
 def prompt_fingerprint() -> str:
     """A short hash of the pairwise prompts, recorded with the verdicts (resume checks it)."""
-    text = PAIRWISE_PROMPT + FENCE_NOTE + VERDICT_RETRY_PROMPT
-    return "pairwise-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    return prompts_fingerprint("pairwise", PAIRWISE_PROMPT, FENCE_NOTE, VERDICT_RETRY_PROMPT)
 
 
 @dataclass(frozen=True)
@@ -113,7 +109,7 @@ class Pair:
     b: str
 
 
-class PairwiseJudge:
+class PairwiseJudge(ChatJudge):
     """Judge pairs of answers with any chat model, in both presentation orders.
 
     Example:
@@ -125,14 +121,6 @@ class PairwiseJudge:
         row["preference"]  # 1.0 when both orders prefer the first run's "7"
         ```
     """
-
-    def __init__(
-        self, judge: BaseChatModel, *, max_retries: int = 2, timeout: float | None = None
-    ) -> None:
-        """Use `judge`; re-ask up to `max_retries` times; `timeout` seconds per call."""
-        self.judge = judge
-        self.max_retries = max_retries
-        self.timeout = timeout
 
     def messages(self, prompt: str, answer_a: str, answer_b: str) -> list[BaseMessage]:
         """The request for one order: `answer_a` is shown first, as "Answer A"."""
@@ -147,13 +135,8 @@ class PairwiseJudge:
 
     async def ajudge_order(self, prompt: str, first: str, second: str) -> JudgeReply[Position]:
         """One judgment, with `first` shown as Answer A."""
-        return await ask_judge(
-            self.judge,
-            self.messages(prompt, first, second),
-            parse_verdict,
-            VERDICT_RETRY_PROMPT,
-            max_retries=self.max_retries,
-            call_timeout=self.timeout,
+        return await self.ask(
+            self.messages(prompt, first, second), parse_verdict, VERDICT_RETRY_PROMPT
         )
 
     async def ajudge(self, pair: Pair) -> dict[str, Any]:

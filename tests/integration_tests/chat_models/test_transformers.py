@@ -6,12 +6,11 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import HumanMessage
-from langchain_core.tracers.base import BaseTracer
-from langchain_core.tracers.schemas import Run
 
 from langchain_tpo import TPOChain, TPOConfig
 from langchain_tpo.errors import ContextLengthError
 from langchain_tpo.reward_models import FunctionReward
+from tests.traced_runs import Collector, all_runs
 
 pytestmark = [pytest.mark.integration, pytest.mark.requires("transformers")]
 
@@ -40,23 +39,6 @@ def test_a_query_longer_than_the_context_fails_before_generating(hf_chat: Any) -
         hf_chat.invoke("word " * 9000)
 
 
-class Collector(BaseTracer):
-    def __init__(self) -> None:
-        super().__init__()
-        self.runs: list[Run] = []
-
-    def _persist_run(self, run: Run) -> None:
-        pass
-
-    def _end_trace(self, run: Run) -> None:
-        super()._end_trace(run)
-        self.runs.append(run)
-
-
-def _all(run: Run) -> list[Run]:
-    return [run, *(r for child in run.child_runs for r in _all(child))]
-
-
 def test_traced_tpo_run_on_the_default_models(hf_chat: Any) -> None:
     from langchain_tpo.reward_models import load_default_reward
 
@@ -71,7 +53,7 @@ def test_traced_tpo_run_on_the_default_models(hf_chat: Any) -> None:
     result = chain.invoke("Give one tip for learning to cook.", {"callbacks": [tracer]})
     assert result.response and result.stop_reason == "max_iterations"
     (root,) = [r for r in tracer.runs if r.parent_run_id is None]
-    runs = _all(root)
+    runs = all_runs(root)
     llm_runs = [r for r in runs if r.run_type == "llm"]
     assert len(llm_runs) == result.model_calls <= n * (d + 1) + 2 * d
     assert all(

@@ -1,7 +1,6 @@
 import json
 import sys
 import types
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ from langchain_tpo.evaluation.compute_curve import compute_curves
 from langchain_tpo.evaluation.judged import load_verdicts
 from langchain_tpo.evaluation.report import markdown_report
 from langchain_tpo.evaluation.runs import load_runs, shard_file_name
+from langchain_tpo.evaluation.verdicts import JudgedSummary
 
 from .conftest import WriteRun
 
@@ -128,21 +128,7 @@ def test_xstest_accuracy_by_rule(write_run: WriteRun) -> None:
     assert "| tpo | rule 0.500 (2/4) |" in report
 
 
-# -- verdicts through `tpo judge`'s interface (a stand-in until that branch is merged) --------
-
-
-@dataclass
-class FakeSummary:
-    judge: str
-    a_label: str
-    b_label: str
-    n: int
-    wins: int
-    ties: int
-    losses: int
-    win_rate: float
-    lc_win_rate: float | None
-    position_agreement: float | None
+# -- verdicts through `tpo judge`'s interface (summaries given, no verdicts files written) ------
 
 
 @pytest.fixture
@@ -150,9 +136,9 @@ def fake_verdicts(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
     answers: dict[str, object] = {}
     module = types.ModuleType("langchain_tpo.evaluation.verdicts")
 
-    def summarize_verdicts(path: Path) -> FakeSummary:
+    def summarize_verdicts(path: Path) -> JudgedSummary:
         found = answers[Path(path).name]
-        if not isinstance(found, FakeSummary):
+        if not isinstance(found, JudgedSummary):
             raise ValueError("not pairwise")
         return found
 
@@ -178,7 +164,7 @@ def test_judged_win_rates_fill_the_table(
     tpo = write_run("tpo.jsonl", "tpo", scored([1.0, 2.0]), "alpaca_eval")
     base = write_run("base.jsonl", "base", scored([1.0, 1.0]), "alpaca_eval")
     (tmp_path / "v_tpo.jsonl").write_text("")
-    fake_verdicts["v_tpo.jsonl"] = FakeSummary(
+    fake_verdicts["v_tpo.jsonl"] = JudgedSummary(
         "judge-model", str(tpo), "reference", 2, 1, 0, 1, 0.5, 0.42, 0.9
     )
     runs = load_runs([tpo, base])
@@ -197,7 +183,7 @@ def test_a_judge_with_no_readable_verdict_is_said_so(
     tpo = write_run("tpo.jsonl", "tpo", scored([1.0]), "arena_hard")
     (tmp_path / "v.jsonl").write_text("")
     nan = float("nan")
-    fake_verdicts["v.jsonl"] = FakeSummary("j", "tpo", "reference", 0, 0, 0, 0, nan, None, None)
+    fake_verdicts["v.jsonl"] = JudgedSummary("j", "tpo", "reference", 0, 0, 0, 0, nan, None, None)
     runs = load_runs([tpo])
     report = markdown_report(runs, verdicts=load_verdicts([tmp_path / "v.jsonl"], runs))
     assert "| tpo | - (no readable verdict) |" in report

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import BaseMessage
-from langchain_core.tracers.base import BaseTracer
 from langchain_core.tracers.schemas import Run
 from langgraph.checkpoint.memory import InMemorySaver
 
@@ -16,6 +15,7 @@ from langchain_tpo import TPOChain, TPOConfig, create_tpo_graph
 from langchain_tpo.errors import TPOInputError
 from langchain_tpo.reward_models import FunctionReward
 from langchain_tpo.testing import ScriptedChatModel, ScriptedChatModelWithN
+from tests.traced_runs import Collector, all_runs
 
 CONFIG = TPOConfig(num_samples=3, max_iterations=2, retry_backoff_s=0.0)
 INTERNAL = {"settings", "pending", "round", "step", "conversation", "turns", "deadline"}
@@ -23,28 +23,6 @@ INTERNAL = {"settings", "pending", "round", "step", "conversation", "turns", "de
 
 def length() -> FunctionReward:
     return FunctionReward(lambda q, r: float(len(r)), name="LengthReward")
-
-
-class Collector(BaseTracer):
-    """Keeps every finished run."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.runs: list[Run] = []
-
-    def _persist_run(self, run: Run) -> None:
-        pass
-
-    def _end_trace(self, run: Run) -> None:
-        super()._end_trace(run)
-        self.runs.append(run)
-
-
-def all_runs(root: Run) -> list[Run]:
-    out = [root]
-    for child in root.child_runs:
-        out += all_runs(child)
-    return out
 
 
 @pytest.mark.parametrize("policy_class", [ScriptedChatModel, ScriptedChatModelWithN])
