@@ -266,24 +266,38 @@ def echo(query: str, answer: str, rng: random.Random) -> str:
 
 def tpo_prompt_echo(query: str, answer: str, rng: random.Random) -> str:
     """A prefix of a TPO prompt (critique, suggest or rewrite), rendered for this query."""
+    from langchain_core.messages import HumanMessage
+
+    from langchain_tpo.fencing import fence_line, fenced
     from langchain_tpo.prompts import MARKERS, TPOPrompts
 
     prompts = TPOPrompts()
     draft = first_sentences(answer, 2)
     name = _pick(rng, ("critique", "revision_critique", "suggest", "rewrite"))
+    critique, suggestion = review(query, answer, rng), suggestions(query, answer, rng)
+    fence = fence_line(rng.randrange(1 << 30), [draft, critique, suggestion])
     values = {
         "context": "",
         "query": query.strip(),
+        "conversation": [HumanMessage(query.strip())],
+        "fence": fence,
         "chosen": draft,
+        "fenced_chosen": fenced(draft, fence),
         "rejected": "I don't know.",
+        "fenced_rejected": fenced("I don't know.", fence),
         "chosen_notes": "",
         "rejected_notes": "",
-        "critique": review(query, answer, rng),
-        "suggestion": suggestions(query, answer, rng),
+        "critique": critique,
+        "fenced_critique": fenced(critique, fence),
+        "suggestion": suggestion,
+        "fenced_suggestion": fenced(suggestion, fence),
         **MARKERS,
     }
     prompt = getattr(prompts, name)
-    text = prompt.format_messages(**values)[-1].text
+    wanted = set(prompt.input_variables) | set(prompt.optional_variables)
+    messages = prompt.format_messages(**{k: v for k, v in values.items() if k in wanted})
+    # The message carrying the instructions (the rewrite prompt ends with the user's query).
+    text = max((m.text for m in messages), key=len)
     lines = text.splitlines()
     first = rng.randrange(max(1, len(lines) // 2)) if rng.random() < 0.4 else 0
     last = rng.randint(min(first + 3, len(lines)), len(lines))

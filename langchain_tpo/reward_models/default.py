@@ -36,7 +36,7 @@ HEAD_FILE = _DATA / "default_reward_head.safetensors"
 INFO_FILE = _DATA / "default_reward_head.json"
 _MARKER_FILE = "langchain_tpo.json"
 # Bump when the assembled directory's layout changes, so stale directories are not reused.
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 _BODY_FILE = "model-00001-of-00002.safetensors"
 _HEAD_SHARD = "model-00002-of-00002.safetensors"
 _VLLM_KV_CACHE_BYTES = 1 << 30
@@ -125,7 +125,10 @@ def build_reward_checkpoint(base_dir: Path, head_file: Path, target: Path) -> Pa
 
     Args:
         base_dir: A Llama-family causal LM directory with one `model.safetensors`.
-        head_file: A safetensors file with `score.weight` of shape `[1, hidden_size]`.
+        head_file: A safetensors file with `score.weight` of shape `[1, hidden_size]` and,
+            optionally, low-rank updates of some base weights: `lora_a.<name>` `[r, in]` and
+            `lora_b.<name>` `[out, r]` for base weight `<name>`, merged as
+            `W + lora_scale * B @ A` (`lora_scale` in the file's metadata).
         target: The directory to create; left alone when it is already complete.
 
     Returns:
@@ -144,8 +147,12 @@ def build_reward_checkpoint(base_dir: Path, head_file: Path, target: Path) -> Pa
         try:
             # Shard names, not model.safetensors: loaders read a lone model.safetensors and
             # would never look at the index, hence at the head.
-            _link_or_copy(base_dir / "model.safetensors", tmp / _BODY_FILE)
-            shutil.copyfile(head_file, tmp / _HEAD_SHARD)
+            updates, scale = _low_rank_updates(head_file)
+            if updates:
+                _merge_updates(base_dir / "model.safetensors", updates, scale, tmp / _BODY_FILE)
+            else:
+                _link_or_copy(base_dir / "model.safetensors", tmp / _BODY_FILE)
+            _write_score_head(head_file, tmp / _HEAD_SHARD)
             weight_map: dict[str, str] = {}
             for shard in (_BODY_FILE, _HEAD_SHARD):
                 with safe_open(str(tmp / shard), "np") as f:
@@ -176,6 +183,44 @@ def build_reward_checkpoint(base_dir: Path, head_file: Path, target: Path) -> Pa
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return target
+
+
+def _low_rank_updates(head_file: Path) -> tuple[dict[str, tuple[Any, Any]], float]:
+    """The (A, B) pairs of a head file by base weight name, and their scale."""
+    from safetensors import safe_open
+
+    with safe_open(str(head_file), "np") as f:
+        names = [k.removeprefix("lora_a.") for k in f.keys() if k.startswith("lora_a.")]  # noqa: SIM118
+        updates = {n: (f.get_tensor(f"lora_a.{n}"), f.get_tensor(f"lora_b.{n}")) for n in names}
+        scale = float((f.metadata() or {}).get("lora_scale", "1.0"))
+    return updates, scale
+
+
+def _merge_updates(
+    base_file: Path, updates: dict[str, tuple[Any, Any]], scale: float, dest: Path
+) -> None:
+    """Write the base weights with `W + scale * B @ A` for each updated weight."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(base_file))
+    for name, (a, b) in updates.items():
+        if name not in tensors:
+            msg = f"The reward head updates {name}, which the base model does not have."
+            raise ValueError(msg)
+        weight = tensors[name]
+        delta = torch.from_numpy(b) @ torch.from_numpy(a) * scale
+        tensors[name] = (weight.float() + delta).to(weight.dtype).contiguous()
+    save_file(tensors, str(dest), metadata={"format": "pt"})
+
+
+def _write_score_head(head_file: Path, dest: Path) -> None:
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    with safe_open(str(head_file), "np") as f:
+        score = f.get_tensor("score.weight")
+    save_file({"score.weight": score}, str(dest))
 
 
 def _link_or_copy(source: Path, dest: Path) -> None:
