@@ -39,7 +39,8 @@ def add_parser(sub: Any) -> None:
         help="tpo (default), "
         "revision (critique the best answer alone) or bon (best of N, no iterations)",
     )
-    models.add_sampling_arguments(parser, max_tokens=192)
+    # 96: an answer within 90 s on an idle 2-core machine (benchmarks/RESULTS.md, "Start-up").
+    models.add_sampling_arguments(parser, max_tokens=96)
     models.add_model_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the whole result as JSON")
     parser.add_argument(
