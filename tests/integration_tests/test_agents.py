@@ -176,6 +176,17 @@ class TestTPOChatModelToolServer(TPOChatModelOnRealModels, ChatModelIntegrationT
     def test_agent_loop(self, model: Any) -> None:
         super().test_agent_loop(model)
 
+    @pytest.mark.xfail(
+        reason="SmolLM2-135M sometimes writes a malformed <tool_call> (the server's parser then "
+        "finds none) even when tool_choice names the tool"
+    )
+    def test_tool_choice(self, model: Any) -> None:
+        super().test_tool_choice(model)
+
+    @pytest.mark.xfail(reason="SmolLM2-135M may answer in prose instead of calling the tool")
+    def test_tool_calling_with_no_arguments(self, model: Any) -> None:
+        super().test_tool_calling_with_no_arguments(model)
+
     @pytest.mark.xfail(reason="SmolLM2-135M often passes another number than the question's 3")
     @pytest.mark.parametrize("model", [{}, {"output_version": "v1"}], indirect=True)
     def test_tool_calling(self, model: Any) -> None:
