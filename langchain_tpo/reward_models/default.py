@@ -5,11 +5,11 @@ use it is combined with the default policy's weights (`langchain_tpo.bundled.def
 into an ordinary `LlamaForSequenceClassification` checkpoint in the user cache, so transformers
 and vLLM load the very same directory. Nothing is downloaded.
 
-The head was fitted by `scripts/train_default_reward.py` on HH-RLHF harmless-base pairs and on
-(real answer, non-answer) pairs, so that rewrite scaffolding, review notes and the like score
-below answers; its provenance and held-out figures are in `data/default_reward_head.json`. It
-is a weak reward model (a linear probe on a 135M model), meant for trying TPO offline, not for
-real alignment.
+`scripts/train_default_reward.py` fitted the score head on HH-RLHF harmless-base pairs, then
+low-rank updates of the last decoder layer (shipped in the same file, merged into the weights
+here) so that rewrite scaffolding, review notes and the like score below real answers; the
+provenance and held-out figures are in `data/default_reward_head.json`. It is a weak reward
+model (a 135M model), meant for trying TPO offline, not for real alignment.
 """
 
 from __future__ import annotations
@@ -136,6 +136,7 @@ def build_reward_checkpoint(base_dir: Path, head_file: Path, target: Path) -> Pa
     """
     from filelock import FileLock  # a dependency of huggingface_hub, hence of transformers
     from safetensors import safe_open
+    from safetensors.numpy import save_file as save_numpy
 
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
@@ -147,12 +148,12 @@ def build_reward_checkpoint(base_dir: Path, head_file: Path, target: Path) -> Pa
         try:
             # Shard names, not model.safetensors: loaders read a lone model.safetensors and
             # would never look at the index, hence at the head.
-            updates, scale = _low_rank_updates(head_file)
+            score, updates, scale = _read_head_file(head_file)
             if updates:
                 _merge_updates(base_dir / "model.safetensors", updates, scale, tmp / _BODY_FILE)
             else:
                 _link_or_copy(base_dir / "model.safetensors", tmp / _BODY_FILE)
-            _write_score_head(head_file, tmp / _HEAD_SHARD)
+            save_numpy({"score.weight": score}, str(tmp / _HEAD_SHARD))
             weight_map: dict[str, str] = {}
             for shard in (_BODY_FILE, _HEAD_SHARD):
                 with safe_open(str(tmp / shard), "np") as f:
@@ -185,15 +186,15 @@ def build_reward_checkpoint(base_dir: Path, head_file: Path, target: Path) -> Pa
     return target
 
 
-def _low_rank_updates(head_file: Path) -> tuple[dict[str, tuple[Any, Any]], float]:
-    """The (A, B) pairs of a head file by base weight name, and their scale."""
+def _read_head_file(head_file: Path) -> tuple[Any, dict[str, tuple[Any, Any]], float]:
+    """The score row, the (A, B) pairs by base weight name, and their scale."""
     from safetensors import safe_open
 
     with safe_open(str(head_file), "np") as f:
         names = [k.removeprefix("lora_a.") for k in f.keys() if k.startswith("lora_a.")]  # noqa: SIM118
         updates = {n: (f.get_tensor(f"lora_a.{n}"), f.get_tensor(f"lora_b.{n}")) for n in names}
         scale = float((f.metadata() or {}).get("lora_scale", "1.0"))
-    return updates, scale
+        return f.get_tensor("score.weight"), updates, scale
 
 
 def _merge_updates(
@@ -212,15 +213,6 @@ def _merge_updates(
         delta = torch.from_numpy(b) @ torch.from_numpy(a) * scale
         tensors[name] = (weight.float() + delta).to(weight.dtype).contiguous()
     save_file(tensors, str(dest), metadata={"format": "pt"})
-
-
-def _write_score_head(head_file: Path, dest: Path) -> None:
-    from safetensors import safe_open
-    from safetensors.numpy import save_file
-
-    with safe_open(str(head_file), "np") as f:
-        score = f.get_tensor("score.weight")
-    save_file({"score.weight": score}, str(dest))
 
 
 def _link_or_copy(source: Path, dest: Path) -> None:
