@@ -9,6 +9,7 @@ import math
 import random
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 from langchain_tpo.answer_kinds import answer_kind
 from langchain_tpo.evaluation.answer_quality import answer_profile
@@ -97,12 +98,20 @@ def paper_table(runs: Sequence[Run], verdicts: Sequence[VerdictFile], seed: int)
     return lines
 
 
+def _shown(path: Path | str) -> str:
+    """A results path as a reader of the report wants it: relative to where it was made."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def runs_table(runs: Sequence[Run], seed: int) -> list[str]:
     rows = []
     for run in runs:
         final = bootstrap_mean(list(rewards(run.rows).values()), seed=seed)
         seconds = [float(r.get("seconds") or 0.0) for r in run.rows]
-        files = f"{len(run.paths)} files" if len(run.paths) > 1 else str(run.paths[0])
+        files = f"{len(run.paths)} files" if len(run.paths) > 1 else _shown(run.paths[0])
         stops = Counter(
             str(r.get("stop_reason")) for r in run.rows if r.get("stop_reason") not in _NORMAL_STOPS
         )

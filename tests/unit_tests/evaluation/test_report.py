@@ -33,6 +33,16 @@ def test_paired_section_of_two_runs_matches_the_hand_computed_interval(
     assert "| tpo | +2.750 [" in report
 
 
+def test_runs_are_named_by_their_path_from_where_the_report_is_made(
+    write_run: WriteRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_run("tpo.jsonl", "tpo", scored([1.0]))
+    monkeypatch.chdir(tmp_path)
+    report = markdown_report(load_runs([path.resolve()]))
+    assert "| tpo.jsonl |" in report
+    assert str(tmp_path) not in report
+
+
 def test_answer_kinds_and_length_per_run(write_run: WriteRun) -> None:
     rows = [
         {"id": "a", "score": 1.0, "response": "Here is a rewritten version of the answer."},
