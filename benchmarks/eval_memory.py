@@ -36,8 +36,8 @@ CHILD = textwrap.dedent(
 
     class Forgetful(ScriptedChatModelWithN):
         # The scripted model logs every request for tests; that log is not the harness's.
-        def _respond(self, messages, kwargs):
-            result = super()._respond(messages, kwargs)
+        def _respond(self, messages, kwargs, run_manager=None):
+            result = super()._respond(messages, kwargs, run_manager)
             self._requests.clear()
             return result
 

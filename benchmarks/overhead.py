@@ -89,8 +89,8 @@ def measure(
 class _ForgetfulFanOut(ScriptedChatModel):
     """The scripted model without its log of requests (kept for tests, not part of TPO)."""
 
-    def _respond(self, messages: Any, kwargs: Any) -> Any:
-        result = super()._respond(messages, kwargs)
+    def _respond(self, messages: Any, kwargs: Any, run_manager: Any = None) -> Any:
+        result = super()._respond(messages, kwargs, run_manager)
         self._requests.clear()
         return result
 
