@@ -34,15 +34,8 @@ CHILD = textwrap.dedent(
 
 
 
-    class Forgetful(ScriptedChatModelWithN):
-        # The scripted model logs every request for tests; that log is not the harness's.
-        def _respond(self, messages, kwargs, run_manager=None):
-            result = super()._respond(messages, kwargs, run_manager)
-            self._requests.clear()
-            return result
-
-
-    models.load_policy = lambda args: Forgetful()
+    # The scripted model logs every request for tests; that log is not the harness's.
+    models.load_policy = lambda args: ScriptedChatModelWithN(record_requests=False)
     models.load_reward = lambda args, policy: FunctionReward(lambda q, r: float(len(r)))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()

@@ -7,7 +7,7 @@ instantly, so the wall time is overhead plus the fake model's own cost, which is
 separately (the same model calls made directly, without the graph) and subtracted. Memory is
 measured in a separate run under `tracemalloc` (which slows Python down, so it is not timed):
 the peak of Python allocations while all K queries are in flight, divided by K (the scripted
-model's own log of requests is cleared as it goes, since it is not part of TPO). Flat memory per
+model keeps no log of requests there, since that log is not part of TPO). Flat memory per
 query means K queries in flight cost K times one query, nothing more.
 
 Run:  python benchmarks/overhead.py [--samples 5] [--iterations 2] [--repeats 3]
@@ -25,7 +25,6 @@ import sys
 import time
 import tracemalloc
 from pathlib import Path
-from typing import Any
 
 from langchain_core.messages import HumanMessage
 
@@ -86,22 +85,11 @@ def measure(
     return wall, bare, 1000 * max(wall - bare, 0.0) / node_calls, node_calls
 
 
-class _ForgetfulFanOut(ScriptedChatModel):
-    """The scripted model without its log of requests (kept for tests, not part of TPO)."""
-
-    def _respond(self, messages: Any, kwargs: Any, run_manager: Any = None) -> Any:
-        result = super()._respond(messages, kwargs, run_manager)
-        self._requests.clear()
-        return result
-
-
-class _ForgetfulWithN(ScriptedChatModelWithN, _ForgetfulFanOut):
-    """The same, with `n` samples per request."""
-
-
 def peak_kib_per_query(queries: int, n: int, d: int, native: bool) -> float:
     """Peak Python memory allocated while the queries run, per query (KiB)."""
-    policy = _ForgetfulWithN() if native else _ForgetfulFanOut()
+    # The scripted model's log of requests is kept for tests, not part of TPO.
+    policy_class = ScriptedChatModelWithN if native else ScriptedChatModel
+    policy = policy_class(record_requests=False)
     chain = _chain(policy, n, d)
     _run(chain, 1)  # warm caches (compiled graph, prompt templates) outside the measurement
     gc.collect()

@@ -91,6 +91,8 @@ class ScriptedChatModel(BaseChatModel):
     seed: int | None = None
     delay: float = 0.0
     """Seconds each request takes (async requests sleep without blocking the loop)."""
+    record_requests: bool = True
+    """Keep every request for `requests`; off for benchmarks, where the log is not TPO's cost."""
 
     _requests: list[Request] = PrivateAttr(default_factory=list)
     _counter: itertools.count = PrivateAttr(default_factory=itertools.count)
@@ -113,10 +115,11 @@ class ScriptedChatModel(BaseChatModel):
         self, messages: list[BaseMessage], kwargs: dict[str, Any], run_manager: Any = None
     ) -> ChatResult:
         n = kwargs.get("n") or getattr(self, "n", None) or 1
-        metadata = dict(getattr(run_manager, "metadata", None) or {})
-        request = Request(list(messages), dict(kwargs), n, metadata.get("tpo_stage", ""), metadata)
         with self._lock:
-            self._requests.append(request)
+            if self.record_requests:
+                metadata = dict(getattr(run_manager, "metadata", None) or {})
+                stage = metadata.get("tpo_stage", "")
+                self._requests.append(Request(list(messages), dict(kwargs), n, stage, metadata))
             indices = [next(self._counter) for _ in range(n)]
         texts = [self.responder(list(messages), i) for i in indices]
         # Token usage as a real provider reports it: words stand in for tokens.

@@ -1,4 +1,4 @@
-"""The benchmarks that use the scripted models still run (they subclass its internals)."""
+"""The benchmarks built on the scripted models still run and answer every query."""
 
 import subprocess
 import sys
@@ -34,3 +34,13 @@ def test_overhead_benchmark_prints_its_table() -> None:
 def test_eval_memory_benchmark_prints_its_table() -> None:
     out = _run("benchmarks/eval_memory.py", "--sizes", "20", "--concurrency", "4")
     assert "| 20 | 20 |" in out  # prompts, rows written: every query answered
+
+
+def test_a_scripted_model_can_answer_without_keeping_its_requests() -> None:
+    from langchain_tpo.testing import ScriptedChatModel
+
+    quiet = ScriptedChatModel(record_requests=False)
+    kept = ScriptedChatModel()
+    assert quiet.invoke("hi").content == kept.invoke("hi").content
+    assert quiet.requests == []
+    assert len(kept.requests) == 1
