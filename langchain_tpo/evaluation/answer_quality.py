@@ -30,7 +30,27 @@ class AnswerProfile:
 
 def answer_profile(rows: Sequence[Mapping[str, Any]]) -> AnswerProfile:
     """Count the kinds of the rows' `response`s and their mean length."""
-    texts = [str(row.get("response") or "") for row in rows]
+    return _profile([str(row.get("response") or "") for row in rows])
+
+
+def rewrite_profile(rows: Sequence[Mapping[str, Any]]) -> AnswerProfile:
+    """Count the kinds of every rewrite the rows' runs wrote (all iterations), and their length.
+
+    Rewrites are the candidates of iteration 0 and later (initial samples are iteration -1);
+    best-of-N and base runs have none. A loop whose finals are answers can still spend most
+    of its rewrites on scaffolding that the reward happens to rank low.
+    """
+    return _profile(
+        [
+            str(candidate.get("text") or "")
+            for row in rows
+            for candidate in row.get("candidates") or ()
+            if int(candidate.get("iteration", -1)) >= 0
+        ]
+    )
+
+
+def _profile(texts: Sequence[str]) -> AnswerProfile:
     counts: dict[AnswerKind, int] = dict.fromkeys(KINDS, 0)
     for text in texts:
         counts[answer_kind(text)] += 1

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from langchain_tpo.answer_kinds import answer_kind
-from langchain_tpo.evaluation.answer_quality import answer_profile
+from langchain_tpo.evaluation.answer_quality import answer_profile, rewrite_profile
 from langchain_tpo.evaluation.benchmark_metrics import (
     per_prompt,
     refusal_correct,
@@ -164,6 +164,36 @@ def answers_table(runs: Sequence[Run]) -> list[str]:
         "Kinds by the project's published rule (`langchain_tpo.answer_kinds`): scaffolding is "
         "text about rewriting or reviewing an answer instead of an answer; a refusal is a "
         "legitimate answer to a harmful request and is counted, not condemned.",
+        "",
+        *_table(header, rows),
+    ]
+
+
+def rewrites_table(runs: Sequence[Run]) -> list[str]:
+    rows = []
+    for run in runs:
+        profile = rewrite_profile(run.rows)
+        if not profile.n:
+            continue
+        rows.append(
+            [
+                run.label,
+                profile.n,
+                _pct(profile.share("answer")),
+                f"{profile.counts['scaffolding']} ({_pct(profile.share('scaffolding'))})",
+                _pct(profile.share("refusal")),
+                _pct(profile.share("near_empty")),
+                f"{profile.mean_words:.0f}",
+            ]
+        )
+    if not rows:
+        return []
+    header = ["run", "rewrites", "answer", "scaffolding", "refusal", "near-empty", "mean words"]
+    return [
+        "## What the rewrites are",
+        "",
+        "Every rewrite of every iteration (the update step's outputs, before the reward picks "
+        "among them), by the same rule.",
         "",
         *_table(header, rows),
     ]
@@ -444,6 +474,7 @@ def markdown_report(
         paper_table(runs, verdicts, seed),
         runs_table(runs, seed),
         answers_table(runs),
+        rewrites_table(runs),
         controls_section(runs),
         paired_section(runs, seed),
         verdicts_section(verdicts),

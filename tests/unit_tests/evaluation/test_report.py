@@ -54,6 +54,40 @@ def test_answer_kinds_and_length_per_run(write_run: WriteRun) -> None:
     assert "| tpo | 4 | 25% | 25% | 25% | 25% | 6 |" in report  # (8 + 8 + 1 + 6) / 4 words
 
 
+def test_rewrites_of_every_iteration_are_counted_by_kind(write_run: WriteRun) -> None:
+    def candidates(*texts: tuple[int, str]) -> list[dict[str, object]]:
+        return [{"text": t, "score": 0.0, "iteration": i} for i, t in texts]
+
+    sample = "The capital of France is Paris, a city on the Seine."
+    tpo = [
+        {
+            "id": "a",
+            "score": 1.0,
+            "response": sample,
+            "candidates": candidates(
+                (-1, "Here is the improved answer: this initial sample is not counted."),
+                (0, "Here is the improved answer: Paris."),
+                (0, sample),
+            ),
+        },
+        {
+            "id": "b",
+            "score": 1.0,
+            "response": sample,
+            "candidates": candidates((1, "The user asked about France."), (1, "ok")),
+        },
+    ]
+    bon = [{"id": "a", "score": 1.0, "response": sample, "candidates": candidates((-1, "x"))}]
+    report = markdown_report(
+        load_runs([write_run("tpo.jsonl", "tpo", tpo), write_run("bon.jsonl", "bon", bon)])
+    )
+    section = report.split("## What the rewrites are")[1].split("##")[0]
+    # 4 rewrites: two scaffolded, one answer, one near-empty, (6 + 10 + 5 + 1) / 4 words;
+    # BoN has no rewrites.
+    assert "| tpo | 4 | 25% | 2 (50%) | 0% | 25% | 6 |" in section
+    assert "| bon |" not in section
+
+
 def test_control_rows_say_what_a_fixed_text_scores_and_beats(write_run: WriteRun) -> None:
     rows = [
         {"id": "a", "score": 0.0, "controls": {"review sentence": 1.0, "bare refusal": -1.0}},
