@@ -4,7 +4,8 @@ TPO optimises whatever its reward model rewards, and small policies asked to rew
 often write *about* the rewrite instead ("Here's a rewritten version ...", "The user
 requested ...", "Answer B is ...", review notes). Such text is not an answer, whatever it
 scores. This module is the one published rule the project uses to count it: in the rewrite
-step (a leading lead-in line is cut and counted), in `tpo report` and in the benchmarks.
+step (a leading lead-in line, and paragraphs of scaffolding around an answer, are cut and
+counted), in `tpo report` and in the benchmarks.
 
 The rule is deliberately simple and readable: a text is
 
@@ -144,3 +145,31 @@ def lead_in_line(text: str) -> str | None:
     if _SCAFFOLD.search(line) or (line.endswith(":") and re.search(_TEXT, line, re.I)):
         return first
     return None
+
+
+MIN_KEPT_WORDS = 12
+"""What must remain of a text for its scaffolding paragraphs to be cut: a shorter remainder is
+usually a stub of the same meta-talk, and the text is left whole (and counted as scaffolding)."""
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+
+
+def without_scaffold_paragraphs(text: str) -> tuple[str, int]:
+    """`text` minus its paragraphs that are scaffolding, and how many were cut.
+
+    Small policies often wrap a real answer in talk about it ("The user asked for ...",
+    "Here's the revised version:" ... "I made it shorter."). Paragraphs (blocks between blank
+    lines) that the rule calls scaffolding are cut when what remains is an answer or a refusal
+    of at least `MIN_KEPT_WORDS` words; otherwise the text is returned unchanged, with 0.
+    """
+    paragraphs = [p for p in _PARAGRAPH_BREAK.split(text.strip()) if p.strip()]
+    kept = [p for p in paragraphs if classify_answer(p).kind != "scaffolding"]
+    if len(kept) == len(paragraphs):
+        return text, 0
+    remainder = "\n\n".join(p.strip("\n") for p in kept)
+    if len(remainder.split()) < MIN_KEPT_WORDS or answer_kind(remainder) not in (
+        "answer",
+        "refusal",
+    ):
+        return text, 0
+    return remainder, len(paragraphs) - len(kept)

@@ -490,6 +490,7 @@ class TPONodes:
             ),
             "prompt_echoes": sum(1 for e in extracted if e.echoed_prompt),
             "lead_ins": sum(1 for e in extracted if e.lead_in),
+            "scaffold_cuts": sum(1 for e in extracted if e.scaffold_paragraphs),
             "empty_outputs": len(extracted) - len(usable),
         }
         step = {**plan.step, **counts}

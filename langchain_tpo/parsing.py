@@ -1,9 +1,10 @@
 """Extract the rewritten response from a rewrite output.
 
-The rewrite reply is used as the answer, after three cuts, each counted: a marker-style prompt's
-`<response>` markers (the text between them is kept; without them the whole reply is used), a
-first line that only announces the answer ("Here is the improved answer:", see
-`answer_kinds.lead_in_line`), and anything from a line that repeats the prompt's own lines.
+The rewrite reply is used as the answer, after four cuts, each counted: a marker-style prompt's
+`<response>` markers (the text between them is kept; without them the whole reply is used),
+anything from a line that repeats the prompt's own lines, a first line that only announces the
+answer ("Here is the improved answer:", see `answer_kinds.lead_in_line`), and paragraphs of
+talk about the answer around an answer (`answer_kinds.without_scaffold_paragraphs`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import NamedTuple
 
 from langchain_core.prompts import ChatPromptTemplate
 
-from langchain_tpo.answer_kinds import lead_in_line
+from langchain_tpo.answer_kinds import lead_in_line, without_scaffold_paragraphs
 
 RESPONSE_START = "<response>"
 RESPONSE_END = "</response>"
@@ -31,6 +32,8 @@ class Extracted(NamedTuple):
     """True when the output repeated a line of the prompt and was cut before it."""
     lead_in: bool = False
     """True when a first line announcing the answer was cut."""
+    scaffold_paragraphs: int = 0
+    """Paragraphs of scaffolding cut from around the answer."""
 
 
 # Shorter template fragments ("and", ".") are too common in answers to tell an echo by.
@@ -102,7 +105,8 @@ def extract_response(
     Without a complete pair the whole output is used, trimmed, minus a lone start marker and
     anything before it (what is left when generation stops at the token limit). Markers nested
     inside the kept text are removed. Then a first line that only announces the answer is cut,
-    and the text is cut before any line that repeats a `scaffold` line of the prompt.
+    and the text is cut before any line that repeats a `scaffold` line of the prompt, and
+    paragraphs of scaffolding are cut when an answer remains.
     """
     pairs = re.findall(re.escape(start) + r"(.*?)" + re.escape(end), output, flags=re.DOTALL)
     if pairs:
@@ -115,4 +119,11 @@ def extract_response(
     lead_in = lead_in_line(text)
     if lead_in is not None:
         text = text.split("\n", 1)[1].strip()
-    return Extracted(text, had_markers=bool(pairs), echoed_prompt=echoed, lead_in=bool(lead_in))
+    text, cut = without_scaffold_paragraphs(text)
+    return Extracted(
+        text,
+        had_markers=bool(pairs),
+        echoed_prompt=echoed,
+        lead_in=bool(lead_in),
+        scaffold_paragraphs=cut,
+    )

@@ -27,6 +27,7 @@ COUNTERS = (
     "marker_misses",
     "prompt_echoes",
     "lead_ins",
+    "scaffold_cuts",
     "empty_outputs",
     "failures",
     "retries",
@@ -61,6 +62,7 @@ class IterationDict(StepDict, total=False):
     marker_misses: int
     prompt_echoes: int
     lead_ins: int
+    scaffold_cuts: int
     empty_outputs: int
 
 
@@ -99,6 +101,7 @@ class TPOOutput(TypedDict, total=False):
     marker_misses: int
     prompt_echoes: int
     lead_ins: int
+    scaffold_cuts: int
     empty_outputs: int
     failures: int
     retries: int
@@ -158,6 +161,9 @@ class IterationRecord(BaseModel):
     lead_ins: int = 0
     """Rewrites that opened with a line announcing the answer ("Here is the improved
     answer:"); the line was cut."""
+    scaffold_cuts: int = 0
+    """Rewrites that wrapped an answer in paragraphs of talk about it ("The user asked ...");
+    those paragraphs were cut."""
     empty_outputs: int = 0
     """Rewrites that came back empty and could not be used."""
     human_edits: list[str] = Field(default_factory=list)
@@ -188,6 +194,9 @@ class TPOResult(BaseModel):
     """Rewrites cut before lines that repeated the rewrite prompt (see `parsing`)."""
     lead_ins: int = 0
     """Rewrites whose announcing first line ("Here is the improved answer:") was cut."""
+    scaffold_cuts: int = 0
+    """Rewrites from which paragraphs of scaffolding around the answer were cut (see
+    `answer_kinds.without_scaffold_paragraphs`)."""
     empty_outputs: int = 0
     """Samples and rewrites with no usable text (empty, or nothing left before an echo)."""
     failures: int = 0
@@ -276,6 +285,7 @@ def _record(h: IterationDict, candidates: list[Candidate]) -> IterationRecord:
         marker_misses=h.get("marker_misses", 0),
         prompt_echoes=h.get("prompt_echoes", 0),
         lead_ins=h.get("lead_ins", 0),
+        scaffold_cuts=h.get("scaffold_cuts", 0),
         empty_outputs=h.get("empty_outputs", 0),
         human_edits=list(h.get("human_edits", [])),
     )

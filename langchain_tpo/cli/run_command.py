@@ -200,6 +200,7 @@ def render(result: TPOResult, seconds: float) -> str:
     lines.append(
         f"stopped: {result.stop_reason} · {result.model_calls} model requests · "
         f"{result.lead_ins} lead-in lines cut · "
+        f"{result.scaffold_cuts} with scaffolding paragraphs cut · "
         f"{result.prompt_echoes} cut at an echoed prompt · {result.empty_outputs} empty · "
         f"{result.failures} failed · {seconds:.1f} s"
     )

@@ -135,6 +135,8 @@ def result_row(
         "model_calls": result.model_calls,
         "marker_misses": result.marker_misses,
         "prompt_echoes": result.prompt_echoes,
+        "lead_ins": result.lead_ins,
+        "scaffold_cuts": result.scaffold_cuts,
         "empty_outputs": result.empty_outputs,
         "failures": result.failures,
         "warnings": result.warnings,

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from langchain_tpo.answer_kinds import classify_answer, count_kinds, lead_in_line
+from langchain_tpo.answer_kinds import (
+    classify_answer,
+    count_kinds,
+    lead_in_line,
+    without_scaffold_paragraphs,
+)
 
 # Final answers TPO returned on the quality benchmark before the rewrite step was redesigned.
 SCAFFOLDING = [
@@ -73,3 +78,28 @@ def test_count_kinds_names_every_kind() -> None:
 )
 def test_lead_in_line(text: str, lead_in: str | None) -> None:
     assert lead_in_line(text) == lead_in
+
+
+EGG = "Boil the egg for nine minutes, then cool it in cold water so the shell comes off easily."
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "cut"),
+    [
+        # talk about the answer before and after it: both paragraphs go
+        (
+            f"The user asked how to boil an egg.\n\n{EGG}\n\nI have rewritten the answer to be "
+            "shorter.",
+            EGG,
+            2,
+        ),
+        # a plain answer is left alone
+        (f"{EGG}\n\nEnjoy it warm.", f"{EGG}\n\nEnjoy it warm.", 0),
+        # what would remain is a stub: the text stays whole, still scaffolding
+        ("The user asked about eggs.\n\nBoil them.", "The user asked about eggs.\n\nBoil them.", 0),
+        # scaffolding inside the answer's own paragraph is not cut out of it
+        (f"The user asked about eggs, so: {EGG}", f"The user asked about eggs, so: {EGG}", 0),
+    ],
+)
+def test_scaffold_paragraphs_around_an_answer_are_cut(text: str, expected: str, cut: int) -> None:
+    assert without_scaffold_paragraphs(text) == (expected, cut)

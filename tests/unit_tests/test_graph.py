@@ -254,6 +254,26 @@ def test_rewrites_that_replay_the_prompt_are_cut_and_counted(
     assert "x" * 200 not in result.response
 
 
+def test_talk_about_the_rewrite_is_cut_from_around_the_answer_and_counted(
+    length_reward: FunctionReward,
+) -> None:
+    answer = "Boil the egg for nine minutes, then cool it in cold water before you peel it."
+
+    def responder(messages: list[BaseMessage], index: int) -> str:
+        if stage_of(messages) == "rewrite":
+            return f"The user asked how to boil an egg.\n\n{answer}\n\nI improved the tone."
+        return f"{stage_of(messages)} {index}"
+
+    result = TPOChain(
+        policy=ScriptedChatModel(responder=responder),
+        reward=length_reward,
+        config=TPOConfig(num_samples=2, max_iterations=1),
+    ).invoke("q")
+    rewrites = [c.text for c in result.candidates if c.iteration == 0]
+    assert rewrites == [answer, answer]
+    assert result.scaffold_cuts == result.history[0].scaffold_cuts == 2
+
+
 def test_no_usable_initial_sample_is_reported(length_reward: FunctionReward) -> None:
     policy = ScriptedChatModel(responder=lambda messages, index: "  ")
     result = TPOChain(

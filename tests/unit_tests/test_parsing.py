@@ -107,6 +107,14 @@ def test_a_leading_lead_in_line_is_cut_and_counted() -> None:
     assert not plain.lead_in and plain.text.startswith("Boil")
 
 
+def test_scaffold_paragraphs_around_the_answer_are_cut_and_counted() -> None:
+    answer = "Boil the egg for nine minutes, then cool it in cold water before you peel it."
+    result = extract_response(f"{answer}\n\nThe user requested a shorter answer, so I cut it.")
+    assert result.text == answer
+    assert result.scaffold_paragraphs == 1
+    assert extract_response(answer).scaffold_paragraphs == 0
+
+
 def test_a_line_carrying_the_fence_tag_is_cut() -> None:
     output = "Some common insults include:\nL'I\n=== htpoqg7t =====\nmore echo"
     result = extract_response(output, scaffold={"{}htpoqg7t{}"})
