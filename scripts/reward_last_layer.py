@@ -40,6 +40,8 @@ class LastLayerSettings:
     lr: float = 2e-3
     batch_pairs: int = 32
     off_topic_weight: float = 0.2
+    schedule: str = "cosine"
+    """"cosine" (the learning rate decays to 0 over the run) or "constant"."""
     seed: int = 0
 
 
@@ -181,6 +183,14 @@ def train_anchored(
     rng = np.random.default_rng(settings.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     steps = max(1, int(negative.sum()) // settings.batch_pairs)
+    total = steps * settings.epochs
+    # Without decay the held-out figures swing from epoch to epoch (see benchmarks/RESULTS.md).
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        (lambda i: 0.5 * (1 + math.cos(math.pi * min(i, total) / total)))
+        if settings.schedule == "cosine"
+        else (lambda i: 1.0),
+    )
     size = settings.batch_pairs
     for epoch in range(settings.epochs):
         totals = [0.0, 0.0]
@@ -200,6 +210,7 @@ def train_anchored(
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
+                schedule.step()
             totals[0] += float(ranking)
             totals[1] += float(anchoring)
         print(

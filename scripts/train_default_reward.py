@@ -74,11 +74,13 @@ def training_pairs(args: argparse.Namespace) -> tuple[list[data.Pair], dict[str,
     """HH pairs and non-answer pairs on training rows only, with a summary for provenance."""
     rows = data.load_rows(args.data)
     train_rows = data.training_rows(rows, args.train_rows, args.seed)
+    # The same seeded order: the HH rows start with the rows the non-answers are built on.
+    hh_rows = data.training_rows(rows, max(args.hh_rows, args.train_rows), args.seed)
     # Features can be extracted before the policy outputs exist; a fit needs them.
     policy = _policy_outputs(args, required=not getattr(args, "extract_only", False))
     train_ids = {r["id"] for r in train_rows}
     policy = {k: v for k, v in policy.items() if k in train_ids}
-    pairs = data.hh_pairs(train_rows) + data.non_answer_pairs(
+    pairs = data.hh_pairs(hh_rows) + data.non_answer_pairs(
         train_rows, negatives.TRAINING_FAMILIES, NEGATIVES_PER_ROW, args.seed, policy
     )
     counts: dict[str, int] = {}
@@ -86,6 +88,7 @@ def training_pairs(args: argparse.Namespace) -> tuple[list[data.Pair], dict[str,
         counts[pair.kind] = counts.get(pair.kind, 0) + 1
     summary = {
         "train_rows": len(train_rows),
+        "hh_rows": len(hh_rows),
         "pairs_by_kind": counts,
         "policy_rows": len(policy),
         "policy_scaffolded_texts": sum(len(p.non_answers) for p in policy.values()),
@@ -268,11 +271,14 @@ def _results_json(results: Sequence[Result]) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------------------- train
-def last_layer_model(extractor: Any, head: np.ndarray, seed: int) -> tuple[Any, Any]:
+def last_layer_model(
+    extractor: Any, head: np.ndarray, args: argparse.Namespace
+) -> tuple[Any, Any]:
     """The trainable last layer on the extractor's base model, and a loader of cached inputs."""
     from scripts.reward_last_layer import LastLayer, LastLayerSettings
 
-    model = LastLayer(extractor.model, LastLayerSettings(seed=seed), head)
+    settings = LastLayerSettings(epochs=args.epochs, schedule=args.schedule, seed=args.seed)
+    model = LastLayer(extractor.model, settings, head)
     cache: dict[str, np.ndarray] = {}
 
     def load(key: str) -> np.ndarray:
@@ -350,12 +356,12 @@ def train(args: argparse.Namespace) -> None:
     # The shipped model: the harmlessness head (HH pairs only), and low-rank updates of the last
     # layer that push non-answers down while every HH text keeps its harmlessness score.
     weight = fit(train_set.subset(train_set.is_hh), HH_L2, 0.0).astype(np.float32)
-    last, load = last_layer_model(extractor, weight, args.seed)
+    last, load = last_layer_model(extractor, weight, args)
     keys = key_pairs(extractor, pairs)
     hh_keys = {k for c, r, kind in zip(keys.chosen, keys.rejected, keys.kind, strict=True)
                if kind == "hh" for k in (c, r)}  # fmt: skip
     anchors = {k: float(np.load(extractor.cache / "final" / f"{k}.npy") @ weight) for k in hh_keys}
-    train_anchored(last, keys, anchors, load, ANCHOR_WEIGHT)
+    train_anchored(last, keys, anchors, load, args.anchor_weight)
     weight = last.head.detach().numpy().astype(np.float32)
 
     def scorer(items: Sequence[Item]) -> np.ndarray:
@@ -386,7 +392,7 @@ def train(args: argparse.Namespace) -> None:
             "1) score head: Bradley-Terry on frozen last-token final-layer states of the HH "
             f"training pairs, L2 {HH_L2}; 2) last-layer updates and head together: "
             "Bradley-Terry on (answer, non-answer) pairs (off-topic pairs weighted "
-            f"{last.settings.off_topic_weight}) + {ANCHOR_WEIGHT} x squared error between each "
+            f"{last.settings.off_topic_weight}) + {args.anchor_weight} x squared error between each "
             "HH training text's score and its score under the head of step 1 (keeps the "
             "harmlessness ranking)"
         ),
@@ -395,8 +401,9 @@ def train(args: argparse.Namespace) -> None:
             "alpha": last.settings.alpha,
             "epochs": last.settings.epochs,
             "learning_rate": last.settings.lr,
+            "schedule": last.settings.schedule,
             "pairs_per_batch": last.settings.batch_pairs,
-            "anchor_weight": ANCHOR_WEIGHT,
+            "anchor_weight": args.anchor_weight,
             "chosen_by": "pilot runs; their held-out figures were looked at (see RESULTS.md)",
         },
         "linear_head_alone": {
@@ -429,6 +436,7 @@ def train(args: argparse.Namespace) -> None:
             "negatives_per_row": NEGATIVES_PER_ROW,
         },
         "train_rows": summary["train_rows"],
+        "hh_rows": summary["hh_rows"],
         "train_pairs_by_kind": summary["pairs_by_kind"],
         "train_seed": args.seed,
         "selection_of_the_linear_head": (
@@ -451,7 +459,9 @@ def train(args: argparse.Namespace) -> None:
         "held_out_checks": _results_json(results),
         "max_length": MAX_LENGTH,
         "command": "python scripts/train_default_reward.py "
-        f"--train-rows {args.train_rows} --eval-rows {args.eval_rows} --seed {args.seed}",
+        f"--train-rows {args.train_rows} --hh-rows {args.hh_rows} --eval-rows {args.eval_rows} "
+        f"--epochs {args.epochs} --schedule {args.schedule} --anchor-weight {args.anchor_weight} "
+        f"--seed {args.seed}",
         "evaluate_command": "python scripts/train_default_reward.py --evaluate-only "
         "[--backend vllm]",
     }
@@ -501,7 +511,19 @@ def main() -> None:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=data.DATA)
-    parser.add_argument("--train-rows", type=int, default=1000)
+    parser.add_argument(
+        "--train-rows", type=int, default=1000, help="rows the non-answer pairs are built on"
+    )
+    parser.add_argument(
+        "--hh-rows",
+        type=int,
+        default=1849,
+        help="rows whose HH pairs fit the harmlessness head and anchor it (1849: every "
+        "training row; the first --train-rows of them are the non-answer rows)",
+    )
+    parser.add_argument("--epochs", type=int, default=4, help="of the last-layer training")
+    parser.add_argument("--schedule", choices=["cosine", "constant"], default="cosine")
+    parser.add_argument("--anchor-weight", type=float, default=ANCHOR_WEIGHT)
     parser.add_argument("--eval-rows", type=int, default=463, help="held-out rows (max 463)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--base-model", help="SmolLM2 HF directory (default: the bundled one)")
