@@ -40,7 +40,7 @@ class LastLayerSettings:
     lr: float = 2e-3
     batch_pairs: int = 32
     off_topic_weight: float = 0.2
-    schedule: str = "cosine"
+    schedule: str = "constant"
     """"cosine" (the learning rate decays to 0 over the run) or "constant"."""
     seed: int = 0
 

@@ -19,8 +19,8 @@ answer scores higher) per family on held-out rows, against a fixed review senten
 policy's own answers vs its own scaffolded rewrites.
 
 Usage:
-    python scripts/reward_policy_outputs.py --train-prompts 48 --held-out-prompts 0 \
-        --backend transformers                                 # once: the policy's outputs
+    python scripts/reward_policy_outputs.py --train-prompts 96 --held-out-prompts 0 \
+        --backend vllm                                         # once: the policy's outputs
     python scripts/train_default_reward.py                     # extract, fit, write the head
     python scripts/train_default_reward.py --evaluate-only     # figures of the shipped model
     python scripts/train_default_reward.py --evaluate-only --backend vllm
@@ -56,8 +56,7 @@ BENCHMARK_RESULTS = [
     REPO / "benchmarks" / "quality" / "before_issue_10" / f"{m}.jsonl" for m in ("tpo", "revision")
 ]
 POLICY_COMMAND = (
-    "python scripts/reward_policy_outputs.py --train-prompts 48 --held-out-prompts 0 "
-    "--backend transformers"
+    "python scripts/reward_policy_outputs.py --train-prompts 96 --held-out-prompts 0 --backend vllm"
 )
 MAX_LENGTH = 512
 HH_L2 = 0.1
@@ -271,13 +270,17 @@ def _results_json(results: Sequence[Result]) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------------------- train
-def last_layer_model(
-    extractor: Any, head: np.ndarray, args: argparse.Namespace
-) -> tuple[Any, Any]:
+def last_layer_model(extractor: Any, head: np.ndarray, args: argparse.Namespace) -> tuple[Any, Any]:
     """The trainable last layer on the extractor's base model, and a loader of cached inputs."""
     from scripts.reward_last_layer import LastLayer, LastLayerSettings
 
-    settings = LastLayerSettings(epochs=args.epochs, schedule=args.schedule, seed=args.seed)
+    settings = LastLayerSettings(
+        rank=args.rank,
+        alpha=2.0 * args.rank,
+        epochs=args.epochs,
+        schedule=args.schedule,
+        seed=args.seed,
+    )
     model = LastLayer(extractor.model, settings, head)
     cache: dict[str, np.ndarray] = {}
 
@@ -373,8 +376,8 @@ def train(args: argparse.Namespace) -> None:
 
     from safetensors.numpy import save_file
 
-    HEAD_DIR.mkdir(parents=True, exist_ok=True)
-    head = HEAD_DIR / "default_reward_head.safetensors"
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    head = args.out_dir / "default_reward_head.safetensors"
     tensors = {"score.weight": weight[None, :]}
     for name, (a, b) in last.low_rank_updates().items():
         tensors[f"lora_a.{name}"], tensors[f"lora_b.{name}"] = a, b
@@ -392,8 +395,8 @@ def train(args: argparse.Namespace) -> None:
             "1) score head: Bradley-Terry on frozen last-token final-layer states of the HH "
             f"training pairs, L2 {HH_L2}; 2) last-layer updates and head together: "
             "Bradley-Terry on (answer, non-answer) pairs (off-topic pairs weighted "
-            f"{last.settings.off_topic_weight}) + {args.anchor_weight} x squared error between each "
-            "HH training text's score and its score under the head of step 1 (keeps the "
+            f"{last.settings.off_topic_weight}) + {args.anchor_weight} x squared error between "
+            "each HH training text's score and its score under the head of step 1 (keeps the "
             "harmlessness ranking)"
         ),
         "last_layer_training": {
@@ -460,12 +463,13 @@ def train(args: argparse.Namespace) -> None:
         "max_length": MAX_LENGTH,
         "command": "python scripts/train_default_reward.py "
         f"--train-rows {args.train_rows} --hh-rows {args.hh_rows} --eval-rows {args.eval_rows} "
-        f"--epochs {args.epochs} --schedule {args.schedule} --anchor-weight {args.anchor_weight} "
+        f"--epochs {args.epochs} --rank {args.rank} --schedule {args.schedule} "
+        f"--anchor-weight {args.anchor_weight} "
         f"--seed {args.seed}",
         "evaluate_command": "python scripts/train_default_reward.py --evaluate-only "
         "[--backend vllm]",
     }
-    (HEAD_DIR / "default_reward_head.json").write_text(
+    (args.out_dir / "default_reward_head.json").write_text(
         json.dumps(provenance, indent=2) + "\n", encoding="utf-8"
     )
     print(f"\nwrote {head} and its provenance", flush=True)
@@ -517,12 +521,20 @@ def main() -> None:
     parser.add_argument(
         "--hh-rows",
         type=int,
-        default=1849,
-        help="rows whose HH pairs fit the harmlessness head and anchor it (1849: every "
-        "training row; the first --train-rows of them are the non-answer rows)",
+        default=1000,
+        help="rows whose HH pairs fit the harmlessness head and anchor it (at most 1849, "
+        "every training row; the first --train-rows of them are the non-answer rows)",
     )
     parser.add_argument("--epochs", type=int, default=4, help="of the last-layer training")
-    parser.add_argument("--schedule", choices=["cosine", "constant"], default="cosine")
+    parser.add_argument("--rank", type=int, default=8, help="of the last-layer updates")
+    parser.add_argument("--schedule", choices=["cosine", "constant"], default="constant")
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=HEAD_DIR,
+        help="where the head and its provenance go (default: the package, i.e. the shipped "
+        "model; give another directory to try a variant)",
+    )
     parser.add_argument("--anchor-weight", type=float, default=ANCHOR_WEIGHT)
     parser.add_argument("--eval-rows", type=int, default=463, help="held-out rows (max 463)")
     parser.add_argument("--seed", type=int, default=0)
