@@ -27,6 +27,7 @@ ECHO = "echo"
 OFF_TOPIC = "off_topic"
 POLICY = "policy"
 PLAN = "plan"
+STALL = "stall"
 
 TRAINING_FAMILIES: tuple[str, ...] = (SCAFFOLD, REVIEW, SUGGESTIONS, ECHO, OFF_TOPIC, POLICY)
 TEMPLATED_TRAINING_FAMILIES: tuple[str, ...] = (SCAFFOLD, REVIEW, SUGGESTIONS, ECHO, OFF_TOPIC)
@@ -344,6 +345,43 @@ def plan(query: str, answer: str, rng: random.Random) -> str:
     return text
 
 
+# ------------------------------------------------------------------ stalling (no content)
+_STALL_OPENERS = (
+    "Sure, I can help with that.", "Great question!", "Thanks for asking.",
+    "That's a really interesting thing to wonder about.", "Okay, let's see.",
+    "I'm glad you brought this up.", "Good point.", "Happy to help.",
+    "That's something a lot of people ask about.", "Alright.",
+)  # fmt: skip
+_STALL_MIDDLES = (
+    "Let me think about the best way to put this so it's clear.",
+    "There are a few things worth keeping in mind here.",
+    "It's a topic with more to it than it first seems.",
+    "I want to make sure I get this right for you.",
+    "The details matter here, so let's take it one step at a time.",
+    "I'll keep it short and easy to follow.",
+    "There's more than one way to look at {topic}.",
+    "It depends on a couple of things, which I'll get to.",
+    "Let me walk you through it.",
+    "I'll explain what I know.",
+)  # fmt: skip
+_STALL_CLOSERS = (
+    "Here goes.", "Bear with me.", "Let's dive in.", "So, where to begin?",
+    "First, some background.", "", "", "",
+)  # fmt: skip
+
+
+def stall(query: str, answer: str, rng: random.Random) -> str:
+    """Stalling: it takes up the request and promises an answer, then gives none.
+
+    Never trained on: a candidate held-out family, written before any model was measured on
+    it, to replace answer plans once those are trained on.
+    """
+    parts = [_pick(rng, _STALL_OPENERS)]
+    parts += [_fill(m, query, rng) for m in rng.sample(_STALL_MIDDLES, rng.randint(1, 2))]
+    parts.append(_pick(rng, _STALL_CLOSERS))
+    return " ".join(p for p in parts if p)
+
+
 # --------------------------------------------------------------------------------- registry
 GENERATORS: dict[str, Callable[[str, str, random.Random], str]] = {
     SCAFFOLD: scaffold,
@@ -351,6 +389,7 @@ GENERATORS: dict[str, Callable[[str, str, random.Random], str]] = {
     SUGGESTIONS: suggestions,
     ECHO: echo,
     PLAN: plan,
+    STALL: stall,
 }
 
 
