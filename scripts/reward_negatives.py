@@ -32,6 +32,9 @@ STALL = "stall"
 TRAINING_FAMILIES: tuple[str, ...] = (SCAFFOLD, REVIEW, SUGGESTIONS, ECHO, OFF_TOPIC, POLICY)
 TEMPLATED_TRAINING_FAMILIES: tuple[str, ...] = (SCAFFOLD, REVIEW, SUGGESTIONS, ECHO, OFF_TOPIC)
 HELD_OUT_FAMILY = PLAN
+HELD_OUT_CANDIDATES: tuple[str, ...] = (PLAN, STALL)
+"""Families never in the default training set: one is held out, the other may be trained on
+(`train_default_reward.py --held-out-family/--extra-family`)."""
 
 FIXED_REVIEW_SENTENCE = (
     "The answer is too long and convoluted. Here is a list of actionable changes to make."

@@ -82,6 +82,10 @@ def training_pairs(args: argparse.Namespace) -> tuple[list[data.Pair], dict[str,
     pairs = data.hh_pairs(hh_rows) + data.non_answer_pairs(
         train_rows, negatives.TRAINING_FAMILIES, NEGATIVES_PER_ROW, args.seed, policy
     )
+    # Families added later get their own pass, one pair per row: the pairs above stay as they
+    # were (and their cached features with them).
+    for offset, family in enumerate(args.extra_family, start=3):
+        pairs += data.family_pairs(train_rows, family, args.seed + offset)
     counts: dict[str, int] = {}
     for pair in pairs:
         counts[pair.kind] = counts.get(pair.kind, 0) + 1
@@ -111,11 +115,11 @@ def evaluation_checks(args: argparse.Namespace) -> list[Check]:
     checks = [
         Check("HH-RLHF held-out pairs: chosen > rejected", data.hh_pairs(held)),
         Check(
-            f"held-out family ({negatives.HELD_OUT_FAMILY}): answer > non-answer",
-            data.family_pairs(held, negatives.HELD_OUT_FAMILY, args.seed + 1),
+            f"held-out family ({args.held_out_family}): answer > non-answer",
+            data.family_pairs(held, args.held_out_family, args.seed + 1),
         ),
     ]
-    for family in negatives.TEMPLATED_TRAINING_FAMILIES:
+    for family in (*negatives.TEMPLATED_TRAINING_FAMILIES, *args.extra_family):
         checks.append(
             Check(
                 f"training family {family} on held-out rows",
@@ -419,8 +423,8 @@ def train(args: argparse.Namespace) -> None:
         "data": "HH-RLHF harmless-base test pairs (benchmarks/hh_rlhf.jsonl)",
         "split": "rows whose id number is divisible by 5 are held out, never trained on",
         "non_answer_families": {
-            "training": list(negatives.TRAINING_FAMILIES),
-            "held_out": negatives.HELD_OUT_FAMILY,
+            "training": [*negatives.TRAINING_FAMILIES, *args.extra_family],
+            "held_out": args.held_out_family,
             "generators": "scripts/reward_negatives.py (templates), "
             "scripts/reward_policy_outputs.py (the default policy's own outputs)",
             "held_out_rule": "the held-out family is generated only for held-out rows and "
@@ -464,8 +468,9 @@ def train(args: argparse.Namespace) -> None:
         "command": "python scripts/train_default_reward.py "
         f"--train-rows {args.train_rows} --hh-rows {args.hh_rows} --eval-rows {args.eval_rows} "
         f"--epochs {args.epochs} --rank {args.rank} --schedule {args.schedule} "
-        f"--anchor-weight {args.anchor_weight} "
-        f"--seed {args.seed}",
+        f"--anchor-weight {args.anchor_weight} --held-out-family {args.held_out_family} "
+        + "".join(f"--extra-family {f} " for f in args.extra_family)
+        + f"--seed {args.seed}",
         "evaluate_command": "python scripts/train_default_reward.py --evaluate-only "
         "[--backend vllm]",
     }
@@ -536,6 +541,19 @@ def main() -> None:
         "model; give another directory to try a variant)",
     )
     parser.add_argument("--anchor-weight", type=float, default=ANCHOR_WEIGHT)
+    parser.add_argument(
+        "--held-out-family",
+        choices=negatives.HELD_OUT_CANDIDATES,
+        default=negatives.HELD_OUT_FAMILY,
+        help="the non-answer family only ever paired with held-out rows",
+    )
+    parser.add_argument(
+        "--extra-family",
+        action="append",
+        default=[],
+        choices=negatives.HELD_OUT_CANDIDATES,
+        help="also train on this family (one pair per training row); repeatable",
+    )
     parser.add_argument("--eval-rows", type=int, default=463, help="held-out rows (max 463)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--base-model", help="SmolLM2 HF directory (default: the bundled one)")
@@ -546,6 +564,8 @@ def main() -> None:
     parser.add_argument("--backend", choices=["transformers", "vllm"], default="transformers")
     parser.add_argument("--json-out", type=Path, help="with --evaluate-only: write the figures")
     args = parser.parse_args()
+    if args.held_out_family in args.extra_family:
+        parser.error(f"--extra-family {args.held_out_family} is the held-out family")
     if args.evaluate_only:
         evaluate(args)
     else:

@@ -167,7 +167,13 @@ def test_training_pairs_ignore_policy_outputs_of_held_out_rows(tmp_path: Path) -
     outputs = tmp_path / "outputs.jsonl"
     write_policy_outputs(outputs, [r["id"] for r in rows])
     args = argparse.Namespace(
-        data=data_file, train_rows=20, seed=0, policy_outputs=outputs, eval_rows=12
+        data=data_file,
+        train_rows=20,
+        hh_rows=20,
+        extra_family=[],
+        seed=0,
+        policy_outputs=outputs,
+        eval_rows=12,
     )
     pairs, summary = training_pairs(args)
     train_ids = {r["id"] for r in data.training_rows(rows, 20, 0)}
@@ -188,7 +194,13 @@ def test_evaluation_uses_held_out_rows_only(tmp_path: Path) -> None:
     outputs = tmp_path / "outputs.jsonl"
     write_policy_outputs(outputs, [r["id"] for r in rows])
     args = argparse.Namespace(
-        data=data_file, train_rows=20, seed=0, policy_outputs=outputs, eval_rows=463
+        data=data_file,
+        train_rows=20,
+        seed=0,
+        policy_outputs=outputs,
+        eval_rows=463,
+        held_out_family=negatives.HELD_OUT_FAMILY,
+        extra_family=[],
     )
     checks = evaluation_checks(args)
     names = [c.name for c in checks]
@@ -198,3 +210,36 @@ def test_evaluation_uses_held_out_rows_only(tmp_path: Path) -> None:
     assert any(n.startswith("fixed review sentence") for n in names)
     for check in checks:
         assert all(int(p.row_id.rsplit("_", 1)[1]) % 5 == 0 for p in check.pairs), check.name
+
+
+def test_a_rotated_held_out_family_is_trained_on_never_and_the_old_one_is(
+    tmp_path: Path,
+) -> None:
+    from scripts.train_default_reward import evaluation_checks, training_pairs
+
+    rows = make_rows()
+    data_file = tmp_path / "hh.jsonl"
+    data_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    outputs = tmp_path / "outputs.jsonl"
+    write_policy_outputs(outputs, [r["id"] for r in rows])
+    args = argparse.Namespace(
+        data=data_file,
+        train_rows=20,
+        hh_rows=30,
+        seed=0,
+        policy_outputs=outputs,
+        eval_rows=463,
+        held_out_family=negatives.STALL,
+        extra_family=[negatives.PLAN],
+    )
+    pairs, summary = training_pairs(args)
+    kinds = summary["pairs_by_kind"]
+    assert kinds["hh"] == 30  # the HH rows are a superset of the non-answer rows
+    assert kinds[negatives.PLAN] == 20 and negatives.STALL not in kinds
+    base = argparse.Namespace(**{**vars(args), "hh_rows": 20, "extra_family": []})
+    assert training_pairs(base)[0] == [p for p in pairs if p.kind == "hh"][:20] + [
+        p for p in pairs if p.kind not in ("hh", negatives.PLAN)
+    ]  # adding a family leaves every earlier pair as it was
+    names = [c.name for c in evaluation_checks(args)]
+    assert "held-out family (stall): answer > non-answer" in names
+    assert "training family plan on held-out rows" in names
