@@ -28,7 +28,12 @@ from langchain_tpo.cli import models
 from langchain_tpo.cli.errors import CLIError
 from langchain_tpo.cli.progress_bar import ProgressBar
 from langchain_tpo.evaluation import pairwise_judge, refusal_judge
-from langchain_tpo.evaluation.judging import Answer, judge_items, read_answers
+from langchain_tpo.evaluation.judging import (
+    NOT_JUDGED_TOO_LONG,
+    Answer,
+    judge_items,
+    read_answers,
+)
 from langchain_tpo.evaluation.pairwise_judge import Pair, PairwiseJudge
 from langchain_tpo.evaluation.refusal_judge import RefusalJudge, Response
 from langchain_tpo.evaluation.verdicts import (
@@ -296,6 +301,9 @@ def _judge(args: argparse.Namespace, items: Sequence[Any], out: VerdictsFile, to
 def _note(row: dict[str, Any] | None) -> str:
     if row is None:
         return "failed"
+    reasons = [row.get("reasoning")] + [j.get("reasoning") for j in row.get("judgments", [])]
+    if any(str(r or "").startswith(NOT_JUDGED_TOO_LONG) for r in reasons):
+        return "too long for the judge (recorded, not retried)"
     if "outcome" in row:
         return str(row["outcome"] or "no verdict")
     return str(row["label"] or f"no label (rule: {row['rule_kind']})")

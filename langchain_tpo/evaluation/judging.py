@@ -145,8 +145,17 @@ async def ask_judge(
         max_retries: Follow-ups at most.
         call_timeout: Seconds each call may take (None: no limit); a call that takes longer raises
             `TimeoutError`, so the item is left for the next run.
+
+    A request longer than the judge's context is answered with no value (and the server's
+    message as the reasoning) instead of raising: asking again can never succeed, so the item
+    is recorded as not judged rather than retried on every run.
     """
-    outputs = [await _call(judge, list(messages), call_timeout)]
+    try:
+        outputs = [await _call(judge, list(messages), call_timeout)]
+    except Exception as e:
+        if not exceeds_context(e):
+            raise
+        return JudgeReply(None, f"{NOT_JUDGED_TOO_LONG}: {e}", [])
     parsed = parse(outputs[0])
     while parsed is None and len(outputs) <= max_retries:
         follow_up = [*messages, AIMessage(outputs[-1]), HumanMessage(retry_prompt)]
@@ -156,6 +165,24 @@ async def ask_judge(
         return JudgeReply(None, outputs[0].strip(), outputs)
     value, reasoning = parsed
     return JudgeReply(value, reasoning if len(outputs) == 1 else outputs[0].strip(), outputs)
+
+
+NOT_JUDGED_TOO_LONG = "not judged: the request is longer than the judge's context"
+
+_CONTEXT_MESSAGES = re.compile(
+    r"maximum context length|max_model_len|maximum model length|context length exceeded|"
+    r"context_length_exceeded|longer than the model's context|too many tokens",
+    re.IGNORECASE,
+)
+
+
+def exceeds_context(error: BaseException) -> bool:
+    """Whether `error` is a server's refusal of a request longer than the model's context.
+
+    OpenAI-compatible servers (vLLM's among them) answer such a request with HTTP 400 and a
+    message naming the limit; other 400s (a bad parameter) are not this and still raise.
+    """
+    return bool(_CONTEXT_MESSAGES.search(str(error)))
 
 
 class ChatJudge:

@@ -411,3 +411,14 @@ def test_in_process_judges_are_loaded_greedy_with_the_token_limit(
         from langchain_tpo.chat_models.transformers import ChatTransformers
 
         assert set(expected) <= set(ChatTransformers.model_fields)
+
+
+def test_progress_says_when_a_prompt_was_too_long_for_the_judge() -> None:
+    from langchain_tpo.evaluation.judging import NOT_JUDGED_TOO_LONG
+
+    too_long = {"reasoning": f"{NOT_JUDGED_TOO_LONG}: 400", "verdict": None}
+    pairwise = {"outcome": None, "judgments": [too_long, too_long]}
+    refusal = {"label": None, "rule_kind": "answer", "reasoning": f"{NOT_JUDGED_TOO_LONG}: 400"}
+    for row in (pairwise, refusal):
+        assert judge_command._note(row).startswith("too long for the judge")
+    assert judge_command._note({"outcome": None, "judgments": []}) == "no verdict"

@@ -135,6 +135,35 @@ async def test_no_verdict_after_the_retries_is_recorded_not_raised() -> None:
     assert row["preference"] is None and row["outcome"] is None and row["consistent"] is None
 
 
+async def test_a_request_longer_than_the_judges_context_is_recorded_as_not_judged() -> None:
+    # What a vLLM server answers (HTTP 400) when the prompt does not fit max_model_len.
+    too_long = (
+        "Error code: 400 - This model's maximum context length is 2048 tokens. However, you "
+        "requested 2600 tokens (2504 in the messages, 96 in the completion)."
+    )
+
+    def responder(messages: list[BaseMessage], index: int) -> str:
+        raise ValueError(too_long)
+
+    judge = ScriptedChatModel(responder=responder)
+    row = await PairwiseJudge(judge, max_retries=2).ajudge(Pair("q1", "q", "x", "y"))
+    assert row["outcome"] is None
+    for judgment in row["judgments"]:
+        assert judgment["verdict"] is None and judgment["outputs"] == []
+        assert judgment["reasoning"].startswith("not judged: the request is longer")
+    assert len(judge.requests) == 2  # one per order, never re-asked
+
+
+async def test_other_judge_errors_still_raise_so_the_item_is_retried_later() -> None:
+    def responder(messages: list[BaseMessage], index: int) -> str:
+        raise ValueError("Error code: 400 - temperature must be non-negative")
+
+    with pytest.raises(ValueError, match="temperature"):
+        await PairwiseJudge(ScriptedChatModel(responder=responder)).ajudge(
+            Pair("q1", "q", "x", "y")
+        )
+
+
 async def test_one_order_without_verdict_counts_the_other() -> None:
     def responder(messages: list[BaseMessage], index: int) -> str:
         return "Verdict: B" if shown(messages)[0] == "x" else "hmm"
