@@ -158,14 +158,20 @@ def test_policy_outputs_are_sorted_by_the_published_rule(tmp_path: Path) -> None
     ]
 
 
-def test_training_pairs_ignore_policy_outputs_of_held_out_rows(tmp_path: Path) -> None:
-    from scripts.train_default_reward import training_pairs
-
+def data_and_policy_files(tmp_path: Path) -> tuple[list[dict], Path, Path]:
+    """The test rows as a data file, and policy outputs for every one of them."""
     rows = make_rows()
     data_file = tmp_path / "hh.jsonl"
     data_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
     outputs = tmp_path / "outputs.jsonl"
     write_policy_outputs(outputs, [r["id"] for r in rows])
+    return rows, data_file, outputs
+
+
+def test_training_pairs_ignore_policy_outputs_of_held_out_rows(tmp_path: Path) -> None:
+    from scripts.train_default_reward import training_pairs
+
+    rows, data_file, outputs = data_and_policy_files(tmp_path)
     args = argparse.Namespace(
         data=data_file,
         train_rows=20,
@@ -188,11 +194,7 @@ def test_training_pairs_ignore_policy_outputs_of_held_out_rows(tmp_path: Path) -
 def test_evaluation_uses_held_out_rows_only(tmp_path: Path) -> None:
     from scripts.train_default_reward import evaluation_checks
 
-    rows = make_rows()
-    data_file = tmp_path / "hh.jsonl"
-    data_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    outputs = tmp_path / "outputs.jsonl"
-    write_policy_outputs(outputs, [r["id"] for r in rows])
+    _, data_file, outputs = data_and_policy_files(tmp_path)
     args = argparse.Namespace(
         data=data_file,
         train_rows=20,
@@ -217,11 +219,7 @@ def test_a_rotated_held_out_family_is_trained_on_never_and_the_old_one_is(
 ) -> None:
     from scripts.train_default_reward import evaluation_checks, training_pairs
 
-    rows = make_rows()
-    data_file = tmp_path / "hh.jsonl"
-    data_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    outputs = tmp_path / "outputs.jsonl"
-    write_policy_outputs(outputs, [r["id"] for r in rows])
+    _, data_file, outputs = data_and_policy_files(tmp_path)
     args = argparse.Namespace(
         data=data_file,
         train_rows=20,
