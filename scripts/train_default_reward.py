@@ -72,9 +72,9 @@ Item = tuple[str, str]
 def training_pairs(args: argparse.Namespace) -> tuple[list[data.Pair], dict[str, Any]]:
     """HH pairs and non-answer pairs on training rows only, with a summary for provenance."""
     rows = data.load_rows(args.data)
-    train_rows = data.training_rows(rows, args.train_rows, args.seed)
-    # The same seeded order: the HH rows start with the rows the non-answers are built on.
+    # One seeded order: the non-answer rows are the first of the HH rows.
     hh_rows = data.training_rows(rows, max(args.hh_rows, args.train_rows), args.seed)
+    train_rows = hh_rows[: args.train_rows]
     # Features can be extracted before the policy outputs exist; a fit needs them.
     policy = _policy_outputs(args, required=not getattr(args, "extract_only", False))
     train_ids = {r["id"] for r in train_rows}

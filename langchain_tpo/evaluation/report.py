@@ -12,7 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from langchain_tpo.answer_kinds import answer_kind
-from langchain_tpo.evaluation.answer_quality import answer_profile, rewrite_profile
+from langchain_tpo.evaluation.answer_quality import (
+    AnswerProfile,
+    answer_profile,
+    rewrite_profile,
+)
 from langchain_tpo.evaluation.benchmark_metrics import (
     per_prompt,
     refusal_correct,
@@ -142,22 +146,27 @@ def runs_table(runs: Sequence[Run], seed: int) -> list[str]:
     return ["## Runs", "", *_table(header, rows)]
 
 
+_KIND_COLUMNS = ["answer", "scaffolding", "refusal", "near-empty", "mean words"]
+
+
+def _kinds_row(label: str, profile: AnswerProfile, scaffolding_count: bool) -> list[object]:
+    """One row of a kinds table; `scaffolding_count` shows the count beside the share."""
+    scaffolding = _pct(profile.share("scaffolding"))
+    if scaffolding_count:
+        scaffolding = f"{profile.counts['scaffolding']} ({scaffolding})"
+    return [
+        label,
+        profile.n,
+        _pct(profile.share("answer")),
+        scaffolding,
+        _pct(profile.share("refusal")),
+        _pct(profile.share("near_empty")),
+        f"{profile.mean_words:.0f}",
+    ]
+
+
 def answers_table(runs: Sequence[Run]) -> list[str]:
-    rows = []
-    for run in runs:
-        profile = answer_profile(run.rows)
-        rows.append(
-            [
-                run.label,
-                profile.n,
-                _pct(profile.share("answer")),
-                _pct(profile.share("scaffolding")),
-                _pct(profile.share("refusal")),
-                _pct(profile.share("near_empty")),
-                f"{profile.mean_words:.0f}",
-            ]
-        )
-    header = ["run", "answers", "answer", "scaffolding", "refusal", "near-empty", "mean words"]
+    rows = [_kinds_row(run.label, answer_profile(run.rows), False) for run in runs]
     return [
         "## What the final answers are",
         "",
@@ -165,37 +174,22 @@ def answers_table(runs: Sequence[Run]) -> list[str]:
         "text about rewriting or reviewing an answer instead of an answer; a refusal is a "
         "legitimate answer to a harmful request and is counted, not condemned.",
         "",
-        *_table(header, rows),
+        *_table(["run", "answers", *_KIND_COLUMNS], rows),
     ]
 
 
 def rewrites_table(runs: Sequence[Run]) -> list[str]:
-    rows = []
-    for run in runs:
-        profile = rewrite_profile(run.rows)
-        if not profile.n:
-            continue
-        rows.append(
-            [
-                run.label,
-                profile.n,
-                _pct(profile.share("answer")),
-                f"{profile.counts['scaffolding']} ({_pct(profile.share('scaffolding'))})",
-                _pct(profile.share("refusal")),
-                _pct(profile.share("near_empty")),
-                f"{profile.mean_words:.0f}",
-            ]
-        )
+    profiles = [(run.label, rewrite_profile(run.rows)) for run in runs]
+    rows = [_kinds_row(label, profile, True) for label, profile in profiles if profile.n]
     if not rows:
         return []
-    header = ["run", "rewrites", "answer", "scaffolding", "refusal", "near-empty", "mean words"]
     return [
         "## What the rewrites are",
         "",
         "Every rewrite of every iteration (the update step's outputs, before the reward picks "
         "among them), by the same rule.",
         "",
-        *_table(header, rows),
+        *_table(["run", "rewrites", *_KIND_COLUMNS], rows),
     ]
 
 
