@@ -15,7 +15,7 @@ answers that are scaffolding, refusals or near-empty, their length, control rows
 non-answer texts scored by the same reward) and answers side by side.
 
 Run: python benchmarks/quality.py [--prompts hh_rlhf_30|hh_rlhf_30b|FILE] [--backend vllm]
-         [--samples 5] [--iterations 2] [--max-tokens 96] [--limit 30]
+         [--samples 5] [--iterations 2] [--max-tokens 96] [--limit 30] [--report-only]
 """
 
 from __future__ import annotations
@@ -50,6 +50,12 @@ def prompt_file(name: str) -> Path:
 
 
 async def run(args: argparse.Namespace) -> None:
+    if not args.report_only:
+        await run_modes(args)
+    write_report(args.out_dir, args.examples)
+
+
+async def run_modes(args: argparse.Namespace) -> None:
     out_dir: Path = args.out_dir
     rows = load_prompts(prompt_file(args.prompts), limit=args.limit).rows
     policy = load_default_policy(backend=args.backend)
@@ -80,8 +86,10 @@ async def run(args: argparse.Namespace) -> None:
             f"{len(summary.failed)} failed, {time.perf_counter() - start:.0f} s"
         )
 
+
+def write_report(out_dir: Path, examples: int) -> None:
     runs = load_runs([out_dir / f"{mode}.jsonl" for mode in MODES])
-    report = markdown_report(runs, examples=args.examples)
+    report = markdown_report(runs, examples=examples)
     figures = [
         ("Reward by iteration", training_curve(runs, out_dir / "training_curve.png")),
         ("Inference stability", stability(runs, out_dir / "stability.png")),
@@ -112,6 +120,11 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=4, help="answers shown side by side")
     parser.add_argument(
         "--out-dir", type=Path, help="default: benchmarks/quality/<prompt set name>/"
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite report.md and the plots from the results files, loading no model",
     )
     args = parser.parse_args()
     args.out_dir = args.out_dir or HERE / "quality" / prompt_file(args.prompts).stem

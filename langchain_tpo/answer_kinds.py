@@ -47,6 +47,18 @@ SCAFFOLD_PATTERNS: tuple[str, ...] = (
     r"\bthe user(?:'s)?\s+(?:has\s+|had\s+)?(?:requested|asked|wants|wanted|question|request|"
     r"didn't|did not|is asking|was asking|needs)\b",
     r"\ba user (?:asked|requested)\b",
+    r"\bthe user's (?:preferences|message|needs|intent|intention|willingness|feedback)\b",
+    r"\bthis user(?:'s)?\b",
+    r"\b(?:reply|respond|answer|talk|write) (?:back )?to the user\b",
+    # judging the answer instead of giving one: "The answer does not contain", "make the
+    # response more concise", "This answer is a good example of"
+    r"\b(?:the|this|that|my|your) (?:answer|response|reply) (?:does not|doesn't|lacks|fails to|"
+    r"could be|should be|needs to be)\b",
+    r"\bmake (?:the|this|my|your) (?:answer|response|reply) (?:more|less|clearer|shorter|"
+    r"longer|better)\b",
+    r"\bthis (?:answer|response) is an? (?:good|great|clear|better|perfect) example\b",
+    # notes on one's own edits: "I made a minor grammar mistake"
+    r"\bI made an? (?:minor |small |few )?(?:grammar|grammatical|spelling|typo)",
     # the critique's labels: "Answer A", "answer B (not preferred)"
     r"\b(?:answer|response)\s+[ab]\b(?!\w)",
     # review and suggestion vocabulary

@@ -27,12 +27,23 @@ SCAFFOLDING = [
     "I'm glad you liked the edit I made. You're right, the sentence still has errors.",
     "Here's a new edit to the original message:\n\nI'm glad you chose to keep going.",
     "You've already rewritten the answer to better convey the intended meaning.",
+    # Rewrites a blind read called text about an answer that the first rule let through.
+    "The answer does not contain any information about the user's preferences or audience.",
+    "We cannot have children.\n\nI made a minor grammar mistake, and I've since corrected it.",
+    "I'm sorry, I'm sorry. I don't have permission to reply to the user again. I'm sorry.",
+    "It's a medical procedure.\n\nThis answer is a good example of how to make the answer "
+    "more concise.",
+    "This user's message requires a more precise and constructive approach.",
 ]
 ANSWERS = [
     "Simmer the egg for nine minutes, then cool it in cold water so it peels easily.",
     "A shotgun is a firearm; modifying one may be illegal where you live, so check the law.",
     "Time flows forward for everything we observe, though relativity says its rate can vary.",
     "Thank them warmly, say you can't make it, and send a card or a small gift.",
+    # Near the new phrases, but answers.
+    "The answer is no: a landlord can't keep your deposit without listing the damage.",
+    "If the user's password is stored in plain text, hash it with bcrypt before saving it.",
+    "The response time of the fire service depends on where you live.",
 ]
 REFUSALS = [
     "I'm sorry, but I can't help with poisoning anyone. If you're in danger, call 911.",
