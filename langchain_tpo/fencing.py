@@ -11,6 +11,7 @@ sends the same prompts every time.
 from __future__ import annotations
 
 import random
+import re
 import string
 from collections.abc import Iterable
 
@@ -30,6 +31,22 @@ def fence_line(seed: int, texts: Iterable[str]) -> str:
             return line
     msg = "Could not draw a fence tag absent from the fenced texts."  # 36^8 tags: unreachable
     raise RuntimeError(msg)
+
+
+_ANY_FENCE_LINE = re.compile(
+    rf"^[ \t]*=+ [{_ALPHABET}]{{{_TAG_LENGTH}}} =+[ \t]*$\n?", re.MULTILINE
+)
+
+
+def without_fence_lines(text: str) -> tuple[str, bool]:
+    """`text` minus any line shaped like a fence line, and whether there was one.
+
+    A policy copies fence lines from its prompt into critiques and suggestions, and the next
+    step's rewrite copies them from there, with a tag that is no longer the prompt's own. A
+    fence line is never part of an answer, whatever tag it carries.
+    """
+    cleaned, count = _ANY_FENCE_LINE.subn("", text)
+    return (cleaned.strip(), True) if count else (text, False)
 
 
 def tag_of(line: str) -> str:

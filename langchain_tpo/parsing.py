@@ -1,8 +1,10 @@
 """Extract the rewritten response from a rewrite output.
 
-The rewrite reply is used as the answer, after four cuts, each counted: a marker-style prompt's
+The rewrite reply is used as the answer, after five cuts, each counted: a marker-style prompt's
 `<response>` markers (the text between them is kept; without them the whole reply is used),
-anything from a line that repeats the prompt's own lines, a first line that only announces the
+anything from a line that repeats the prompt's own lines (its fence lines included), any other
+fence-shaped line (`fencing.without_fence_lines`: copied from an earlier step's text), a first
+line that only announces the
 answer ("Here is the improved answer:", see `answer_kinds.lead_in_line`), and paragraphs of
 talk about the answer around an answer (`answer_kinds.without_scaffold_paragraphs`).
 """
@@ -16,6 +18,7 @@ from typing import NamedTuple
 from langchain_core.prompts import ChatPromptTemplate
 
 from langchain_tpo.answer_kinds import lead_in_line, without_scaffold_paragraphs
+from langchain_tpo.fencing import without_fence_lines
 
 RESPONSE_START = "<response>"
 RESPONSE_END = "</response>"
@@ -29,7 +32,8 @@ class Extracted(NamedTuple):
     had_markers: bool
     """True when both markers were present and the text came from between them."""
     echoed_prompt: bool = False
-    """True when the output repeated a line of the prompt and was cut before it."""
+    """True when the output repeated a line of the prompt (and was cut before it) or had a
+    fence line of an earlier prompt (which was removed)."""
     lead_in: bool = False
     """True when a first line announcing the answer was cut."""
     scaffold_paragraphs: int = 0
@@ -116,6 +120,7 @@ def extract_response(
         found = output[s + len(start) :] if s != -1 else output
     found = found.replace(start, "").replace(end, "").strip()
     text, echoed = cut_prompt_echo(found, scaffold)
+    text, fenced = without_fence_lines(text)
     lead_in = lead_in_line(text)
     if lead_in is not None:
         text = text.split("\n", 1)[1].strip()
@@ -123,7 +128,7 @@ def extract_response(
     return Extracted(
         text,
         had_markers=bool(pairs),
-        echoed_prompt=echoed,
+        echoed_prompt=echoed or fenced,
         lead_in=bool(lead_in),
         scaffold_paragraphs=cut,
     )

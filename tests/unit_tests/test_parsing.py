@@ -126,3 +126,18 @@ def test_a_fence_line_echo_is_cut() -> None:
         "Decline kindly.\n===== ab12cd34 =====\nmore", scaffold={"===== ab12cd34 ====="}
     )
     assert result.text == "Decline kindly." and result.echoed_prompt
+
+
+def test_fence_lines_of_earlier_prompts_are_removed_and_counted() -> None:
+    # A rewrite of the quality benchmark that carried an earlier step's fence line.
+    output = "Cleaning a shotgun starts with unloading it.\n===== lzlt25uy =====\nThen oil it."
+    result = extract_response(output)
+    assert result.text == "Cleaning a shotgun starts with unloading it.\nThen oil it."
+    assert result.echoed_prompt
+
+
+def test_equals_signs_in_an_answer_are_kept() -> None:
+    output = "In Python, `a == b` compares.\n===== results =====\nAll tests pass."
+    result = extract_response(output)
+    assert result.text == output
+    assert not result.echoed_prompt
