@@ -44,3 +44,33 @@ def test_a_scripted_model_can_answer_without_keeping_its_requests() -> None:
     assert quiet.invoke("hi").content == kept.invoke("hi").content
     assert quiet.requests == []
     assert len(kept.requests) == 1
+
+
+def _blind_read(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "benchmarks/blind_read.py", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_blind_read_sets_a_readers_labels_against_the_rule(tmp_path: Path) -> None:
+    import json
+
+    drawn = _blind_read("draw", "--count", "6", "--seed", "1", "--out", str(tmp_path))
+    assert drawn.returncode == 0, drawn.stderr
+    key = json.loads((tmp_path / "key.json").read_text())
+    sample = (tmp_path / "sample.md").read_text()
+    assert len(key) == 6 and "## Item 6" in sample and "src" not in sample
+    # A reader who calls every text meta: the tally lists each one the rule does not flag.
+    (tmp_path / "labels.json").write_text(json.dumps(dict.fromkeys(key, "META")))
+    tallied = _blind_read("tally", "--dir", str(tmp_path))
+    assert tallied.returncode == 0, tallied.stderr
+    assert "| META |" in tallied.stdout and "| 6 |" in tallied.stdout
+    assert "meta texts the rule does not flag:" in tallied.stdout
+    # A missing label is an error that names the item.
+    (tmp_path / "labels.json").write_text(json.dumps({"1": "META"}))
+    missing = _blind_read("tally", "--dir", str(tmp_path))
+    assert missing.returncode != 0 and "no label for items 2" in missing.stderr
