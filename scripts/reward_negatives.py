@@ -28,11 +28,12 @@ OFF_TOPIC = "off_topic"
 POLICY = "policy"
 PLAN = "plan"
 STALL = "stall"
+PLATITUDE = "platitude"
 
 TRAINING_FAMILIES: tuple[str, ...] = (SCAFFOLD, REVIEW, SUGGESTIONS, ECHO, OFF_TOPIC, POLICY)
 TEMPLATED_TRAINING_FAMILIES: tuple[str, ...] = (SCAFFOLD, REVIEW, SUGGESTIONS, ECHO, OFF_TOPIC)
 HELD_OUT_FAMILY = PLAN
-HELD_OUT_CANDIDATES: tuple[str, ...] = (PLAN, STALL)
+HELD_OUT_CANDIDATES: tuple[str, ...] = (PLAN, STALL, PLATITUDE)
 """Families never in the default training set: one is held out, the other may be trained on
 (`train_default_reward.py --held-out-family/--extra-family`)."""
 
@@ -385,6 +386,32 @@ def stall(query: str, answer: str, rng: random.Random) -> str:
     return " ".join(p for p in parts if p)
 
 
+# ------------------------------------------------------------ platitudes (fits any question)
+_PLATITUDES = (
+    "Everyone's situation is different, and what works for one person may not work for another.",
+    "It's always worth weighing the pros and cons before making a decision.",
+    "Take your time, and trust yourself to make the choice that feels right.",
+    "Communication and mutual respect go a long way in situations like this.",
+    "There's no one-size-fits-all answer, so keep an open mind.",
+    "Staying calm and thinking things through usually leads to better outcomes.",
+    "It can help to talk it over with someone you trust.",
+    "In the end, balance and moderation are key.",
+    "Remember to be kind to yourself and to others along the way.",
+    "Every choice has consequences, so it's good to think ahead.",
+    "Life is full of surprises, and learning from them is part of growing.",
+    "What matters most is that you feel comfortable with your decision.",
+)  # fmt: skip
+
+
+def platitude(query: str, answer: str, rng: random.Random) -> str:
+    """Platitudes: general remarks that would follow any question and answer none of them.
+
+    Never trained on: a third candidate held-out family, written before any model was measured
+    on it, for when answer plans and stalling are both trained on.
+    """
+    return " ".join(rng.sample(_PLATITUDES, rng.randint(2, 3)))
+
+
 # --------------------------------------------------------------------------------- registry
 GENERATORS: dict[str, Callable[[str, str, random.Random], str]] = {
     SCAFFOLD: scaffold,
@@ -393,6 +420,7 @@ GENERATORS: dict[str, Callable[[str, str, random.Random], str]] = {
     ECHO: echo,
     PLAN: plan,
     STALL: stall,
+    PLATITUDE: platitude,
 }
 
 
