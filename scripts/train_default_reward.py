@@ -119,6 +119,15 @@ def evaluation_checks(args: argparse.Namespace) -> list[Check]:
             data.family_pairs(held, args.held_out_family, args.seed + 1),
         ),
     ]
+    # The other candidate families no option trains on are held out too: report them all.
+    for family in negatives.HELD_OUT_CANDIDATES:
+        if family != args.held_out_family and family not in args.extra_family:
+            checks.append(
+                Check(
+                    f"never-trained family ({family}): answer > non-answer",
+                    data.family_pairs(held, family, args.seed + 1),
+                )
+            )
     for family in (*negatives.TEMPLATED_TRAINING_FAMILIES, *args.extra_family):
         checks.append(
             Check(

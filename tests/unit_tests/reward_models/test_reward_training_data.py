@@ -241,3 +241,6 @@ def test_a_rotated_held_out_family_is_trained_on_never_and_the_old_one_is(
     names = [c.name for c in evaluation_checks(args)]
     assert "held-out family (stall): answer > non-answer" in names
     assert "training family plan on held-out rows" in names
+    # Every other family no run trains on is reported as well, on all held-out rows.
+    assert "never-trained family (platitude): answer > non-answer" in names
+    assert not any(n.startswith("never-trained family (plan)") for n in names)
