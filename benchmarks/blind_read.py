@@ -4,9 +4,11 @@ The published rule (`langchain_tpo.answer_kinds`) is a list of phrases, so it ca
 the scaffolding it knows. This script checks it against a reader who sees neither the rule's
 verdict nor which run a text came from:
 
-    python benchmarks/blind_read.py draw --count 60 --seed 11 --out benchmarks/blind_read
-    # a reader writes benchmarks/blind_read/labels.json: {"1": "ANSWER" | "META" | "EMPTY", ...}
-    python benchmarks/blind_read.py tally --dir benchmarks/blind_read
+    python benchmarks/blind_read.py draw --count 60 --seed 11 --out benchmarks/blind_read/NAME
+    # a reader writes NAME/labels.json: {"1": "ANSWER" | "META" | "EMPTY", ...}
+    python benchmarks/blind_read.py tally --dir benchmarks/blind_read/NAME
+
+Each read so far has its own directory under `benchmarks/blind_read/` (see RESULTS.md).
 
 `draw` takes rewrites (candidates of iteration 0 and later) from the TPO and revision results
 of both quality prompt sets, writes `sample.md` (what the reader sees) and `key.json` (where
@@ -104,9 +106,9 @@ def main() -> None:
     p_draw.add_argument("--count", type=int, default=60)
     p_draw.add_argument("--seed", type=int, default=11)
     p_draw.add_argument("--quality-dir", type=Path, default=HERE / "quality")
-    p_draw.add_argument("--out", type=Path, default=HERE / "blind_read")
+    p_draw.add_argument("--out", type=Path, required=True, help="benchmarks/blind_read/NAME")
     p_tally = commands.add_parser("tally", help="set the reader's labels against the rule")
-    p_tally.add_argument("--dir", type=Path, default=HERE / "blind_read")
+    p_tally.add_argument("--dir", type=Path, required=True, help="the directory of a draw")
     args = parser.parse_args()
     draw(args) if args.command == "draw" else tally(args)
 
