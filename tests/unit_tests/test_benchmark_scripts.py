@@ -59,11 +59,26 @@ def _blind_read(*args: str) -> subprocess.CompletedProcess[str]:
 def test_blind_read_sets_a_readers_labels_against_the_rule(tmp_path: Path) -> None:
     import json
 
-    drawn = _blind_read("draw", "--count", "6", "--seed", "1", "--out", str(tmp_path))
+    quality = tmp_path / "quality"
+    for prompt_set in ("hh_rlhf_30", "hh_rlhf_30b"):
+        (quality / prompt_set).mkdir(parents=True)
+        for mode in ("tpo", "revision"):
+            candidates = [{"text": "A first sample.", "iteration": -1}] + [
+                {"text": f"{mode} rewrite {i} of {prompt_set}.", "iteration": i % 2}
+                for i in range(3)
+            ]
+            rows = [{"settings": {}}, {"id": "r1", "prompt": "Hi?", "candidates": candidates}]
+            (quality / prompt_set / f"{mode}.jsonl").write_text(
+                "\n".join(json.dumps(r) for r in rows) + "\n"
+            )
+    drawn = _blind_read(
+        "draw", "--count", "6", "--seed", "1", "--out", str(tmp_path), "--quality-dir", str(quality)
+    )
     assert drawn.returncode == 0, drawn.stderr
     key = json.loads((tmp_path / "key.json").read_text())
     sample = (tmp_path / "sample.md").read_text()
     assert len(key) == 6 and "## Item 6" in sample and "src" not in sample
+    assert all("rewrite" in item["text"] for item in key.values())  # never an initial sample
     # A reader who calls every text meta: the tally lists each one the rule does not flag.
     (tmp_path / "labels.json").write_text(json.dumps(dict.fromkeys(key, "META")))
     tallied = _blind_read("tally", "--dir", str(tmp_path))
