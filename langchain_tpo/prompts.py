@@ -76,8 +76,9 @@ SUGGEST_PROMPT = ChatPromptTemplate.from_messages(
             "{context}A user asked:\n{query}\n\n"
             "Current answer:\n{fenced_chosen}\n\n"
             "A review of this answer:\n{fenced_critique}\n\n"
-            "Based on the review, list specific, actionable changes that would make the current "
-            "answer better for the user. Give the list only; do not rewrite the answer.",
+            "Based on the review, list three to five changes to the current answer. Write each "
+            'as one short instruction to its writer, such as "Start with the direct answer." '
+            'or "Cut the repeated sentence." Give the list only; do not rewrite the answer.',
         ),
     ]
 )
