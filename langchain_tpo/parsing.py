@@ -75,22 +75,31 @@ def _matcher(scaffold: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
 
 
+_MIN_FRAGMENT = 40
+"""Characters a line must have to count as an echo when it is only part of a prompt line."""
+
+
 def cut_prompt_echo(text: str, scaffold: Iterable[str]) -> tuple[str, bool]:
     """Cut `text` before the first line that repeats one of the prompt's `scaffold` lines.
 
     Small models often go on to replay the prompt ("A user asked: ...", "Suggested
-    improvements: ...") instead of answering; what follows is not an answer. A lead-in line
-    left dangling at the end ("Here is the improved answer:") goes too.
+    improvements: ...") instead of answering; what follows is not an answer. A line that is a
+    long verbatim piece of a prompt line ("do not mention the draft, the reviewer, ...")
+    counts too. A lead-in line left dangling at the end ("Here is the improved answer:") goes.
 
     Returns:
         The kept text, trimmed, and whether anything was cut.
     """
+    scaffold = list(scaffold)
     matcher = _matcher(scaffold)
     if matcher is None:
         return text, False
+    pieces = [part for line in scaffold for part in line.split(HOLE)]
     lines = text.splitlines()
     for i, line in enumerate(lines):
-        if matcher.fullmatch(normalise_line(line)):
+        normal = normalise_line(line)
+        fragment = len(normal) >= _MIN_FRAGMENT and any(normal in part for part in pieces)
+        if fragment or matcher.fullmatch(normal):
             kept = "\n".join(lines[:i]).rstrip()
             if kept.endswith(":"):
                 kept = kept.rsplit("\n", 1)[0] if "\n" in kept else ""

@@ -141,3 +141,20 @@ def test_equals_signs_in_an_answer_are_kept() -> None:
     result = extract_response(output)
     assert result.text == output
     assert not result.echoed_prompt
+
+
+def test_a_long_piece_of_a_prompt_line_is_an_echo() -> None:
+    # A rewrite of the quality benchmark that was nothing but the end of the rewrite prompt.
+    scaffold = scaffold_lines(REWRITE_PROMPT)
+    output = "do not mention the draft, the reviewer, the suggestions or these instructions."
+    result = extract_response(output, scaffold=scaffold)
+    assert result.text == "" and result.echoed_prompt
+    kept = extract_response(f"Rinse the rice twice.\n{output}", scaffold=scaffold)
+    assert kept.text == "Rinse the rice twice." and kept.echoed_prompt
+
+
+def test_a_short_phrase_shared_with_the_prompt_is_not_an_echo() -> None:
+    scaffold = scaffold_lines(REWRITE_PROMPT)
+    output = "Be honest and harmless with them.\nTell them the truth kindly."
+    result = extract_response(output, scaffold=scaffold)
+    assert result.text == output and not result.echoed_prompt
