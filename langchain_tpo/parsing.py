@@ -2,11 +2,11 @@
 
 The rewrite reply is used as the answer, after five cuts, each counted: a marker-style prompt's
 `<response>` markers (the text between them is kept; without them the whole reply is used),
-anything from a line that repeats the prompt's own lines (its fence lines included), any other
-fence-shaped line (`fencing.without_fence_lines`: copied from an earlier step's text), a first
-line that only announces the
-answer ("Here is the improved answer:", see `answer_kinds.lead_in_line`), and paragraphs of
-talk about the answer around an answer (`answer_kinds.without_scaffold_paragraphs`).
+anything from a line that repeats a line of the prompt (its fence lines included) or a long
+piece of one, any other fence-shaped line (`fencing.without_fence_lines`: copied from an
+earlier step's text), a first line that only announces the answer ("Here is the improved
+answer:", see `answer_kinds.lead_in_line`), and paragraphs of talk about the answer around an
+answer (`answer_kinds.without_scaffold_paragraphs`).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ class Extracted(NamedTuple):
     had_markers: bool
     """True when both markers were present and the text came from between them."""
     echoed_prompt: bool = False
-    """True when the output repeated a line of the prompt (and was cut before it) or had a
-    fence line of an earlier prompt (which was removed)."""
+    """True when the output repeated a line of the prompt or a long piece of one (and was cut
+    before it), or had a fence line of an earlier prompt (which was removed)."""
     lead_in: bool = False
     """True when a first line announcing the answer was cut."""
     scaffold_paragraphs: int = 0
