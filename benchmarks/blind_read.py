@@ -24,6 +24,8 @@ from collections import Counter
 from pathlib import Path
 
 from langchain_tpo.answer_kinds import KINDS, answer_kind
+from langchain_tpo.evaluation.answer_quality import iter_rewrites
+from langchain_tpo.evaluation.results import iter_results
 
 HERE = Path(__file__).resolve().parent
 SETS = ("hh_rlhf_30", "hh_rlhf_30b")
@@ -47,15 +49,10 @@ def rewrites(quality_dir: Path) -> list[dict[str, str]]:
     pool = []
     for prompt_set in SETS:
         for mode in MODES:
-            path = quality_dir / prompt_set / f"{mode}.jsonl"
-            for line in path.read_text(encoding="utf-8").splitlines()[1:]:
-                record = json.loads(line)
-                for candidate in record.get("candidates", []):
-                    if candidate["iteration"] >= 0:
-                        source = f"{prompt_set}/{mode}/{record['id']}"
-                        pool.append(
-                            {"prompt": record["prompt"], "text": candidate["text"], "src": source}
-                        )
+            rows = iter_results(quality_dir / prompt_set / f"{mode}.jsonl")
+            for row, text in iter_rewrites(rows):
+                source = f"{prompt_set}/{mode}/{row['id']}"
+                pool.append({"prompt": str(row["prompt"]), "text": text, "src": source})
     return pool
 
 

@@ -8,7 +8,7 @@ project's one published rule, `langchain_tpo.answer_kinds`; this module only cou
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,21 +33,27 @@ def answer_profile(rows: Sequence[Mapping[str, Any]]) -> AnswerProfile:
     return _profile([str(row.get("response") or "") for row in rows])
 
 
+def iter_rewrites(
+    rows: Iterable[Mapping[str, Any]],
+) -> Iterator[tuple[Mapping[str, Any], str]]:
+    """Each rewrite of the rows' runs, with its row, in file order.
+
+    Rewrites are the candidates of iteration 0 and later (initial samples are iteration -1);
+    best-of-N and base runs have none.
+    """
+    for row in rows:
+        for candidate in row.get("candidates") or ():
+            if int(candidate.get("iteration", -1)) >= 0:
+                yield row, str(candidate.get("text") or "")
+
+
 def rewrite_profile(rows: Sequence[Mapping[str, Any]]) -> AnswerProfile:
     """Count the kinds of every rewrite the rows' runs wrote (all iterations), and their length.
 
-    Rewrites are the candidates of iteration 0 and later (initial samples are iteration -1);
-    best-of-N and base runs have none. A loop whose finals are answers can still spend most
-    of its rewrites on scaffolding that the reward happens to rank low.
+    A loop whose finals are answers can still spend most of its rewrites on scaffolding that
+    the reward happens to rank low.
     """
-    return _profile(
-        [
-            str(candidate.get("text") or "")
-            for row in rows
-            for candidate in row.get("candidates") or ()
-            if int(candidate.get("iteration", -1)) >= 0
-        ]
-    )
+    return _profile([text for _, text in iter_rewrites(rows)])
 
 
 def _profile(texts: Sequence[str]) -> AnswerProfile:

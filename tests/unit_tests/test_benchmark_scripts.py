@@ -67,7 +67,9 @@ def test_blind_read_sets_a_readers_labels_against_the_rule(tmp_path: Path) -> No
                 {"text": f"{mode} rewrite {i} of {prompt_set}.", "iteration": i % 2}
                 for i in range(3)
             ]
-            rows = [{"settings": {}}, {"id": "r1", "prompt": "Hi?", "candidates": candidates}]
+            header = {"langchain_tpo": "results", "format": 1, "settings": {"mode": mode}}
+            row = {"id": "r1", "mode": mode, "prompt": "Hi?", "candidates": candidates}
+            rows = [header, row]
             (quality / prompt_set / f"{mode}.jsonl").write_text(
                 "\n".join(json.dumps(r) for r in rows) + "\n"
             )
