@@ -39,7 +39,7 @@ def stage_of(messages: list[BaseMessage]) -> str:
         return "critique"
     if "A review of this answer" in text:
         return "suggest"
-    if "reviewer suggested how to improve it" in first:
+    if "How to make it better (between the lines" in first:
         return "rewrite"
     if RESPONSE_START in text and "Suggested improvements" in text:
         return "rewrite"

@@ -76,6 +76,29 @@ def test_native_n_sampling_uses_one_request_per_stage(
     assert len(result.candidates) == 12
 
 
+
+def test_the_loop_hands_the_policy_no_third_party_to_talk_about(
+    length_reward: FunctionReward,
+) -> None:
+    # A small policy copies the nouns of its prompt: asked about "the user" and shown "your
+    # draft" and "the reviewer's suggestions", the 135M default wrote about them (issue 10).
+    policy = ScriptedChatModel()
+    for mode in ("tpo", "revision"):
+        chain = TPOChain(
+            policy=policy,
+            reward=length_reward,
+            config=TPOConfig(mode=mode, num_samples=2, max_iterations=1),
+        )
+        chain.invoke("How do I fix a flat tyre?")
+    requests = [r for r in policy.requests if r.stage != "sample"]
+    assert {r.stage for r in requests} == {"critique", "suggest", "rewrite"}
+    for request in requests:
+        for message in request.messages:
+            assert not re.search(r"\buser\b", message.text, re.IGNORECASE), message.text
+    for rewrite in policy.requests_for("rewrite"):
+        system = rewrite.messages[0].text.lower()
+        assert not re.search(r"\b(draft|reviewer|suggestions?|instructions?)\b", system)
+
 def test_critique_prompt_carries_query_chosen_rejected(length_reward: FunctionReward) -> None:
     policy = ScriptedChatModel()
     chain = TPOChain(

@@ -47,7 +47,7 @@ def test_scaffold_is_the_prompts_lines_with_holes_for_variables() -> None:
 
 def test_a_line_of_the_conversational_prompt_with_a_variable_is_an_echo() -> None:
     scaffold = scaffold_lines(REWRITE_PROMPT)
-    output = "Thank them warmly.\nYour draft (between the lines ===== k2j4 =====):\nq"
+    output = "Thank them warmly.\nHow to make it better (between the lines ===== k2j4 =====):\nq"
     result = extract_response(output, scaffold=scaffold)
     assert result.text == "Thank them warmly."
     assert result.echoed_prompt
@@ -144,9 +144,10 @@ def test_equals_signs_in_an_answer_are_kept() -> None:
 
 
 def test_a_long_piece_of_a_prompt_line_is_an_echo() -> None:
-    # A rewrite of the quality benchmark that was nothing but the end of the rewrite prompt.
+    # A quality-benchmark rewrite was nothing but the last clause of the rewrite prompt of the
+    # time; this is the same shape with the current prompt.
     scaffold = scaffold_lines(REWRITE_PROMPT)
-    output = "do not mention the draft, the reviewer, the suggestions or these instructions."
+    output = "Write the new reply and nothing else, exactly as you would send it."
     result = extract_response(output, scaffold=scaffold)
     assert result.text == "" and result.echoed_prompt
     kept = extract_response(f"Rinse the rice twice.\n{output}", scaffold=scaffold)
