@@ -85,7 +85,8 @@ def cut_prompt_echo(text: str, scaffold: Iterable[str]) -> tuple[str, bool]:
     Small models often go on to replay the prompt ("A user asked: ...", "Suggested
     improvements: ..." of the marker prompt) instead of answering; what follows is not an
     answer. A line that is a long verbatim piece of a prompt line ("Write the new reply and
-    nothing else, ...") counts too. A lead-in line left dangling at the end ("Here is the improved answer:") goes.
+    nothing else, ...") counts too. A lead-in line left dangling at the end ("Here is the
+    improved answer:") goes.
 
     Returns:
         The kept text, trimmed, and whether anything was cut.

@@ -76,7 +76,6 @@ def test_native_n_sampling_uses_one_request_per_stage(
     assert len(result.candidates) == 12
 
 
-
 def test_the_loop_hands_the_policy_no_third_party_to_talk_about(
     length_reward: FunctionReward,
 ) -> None:
@@ -98,6 +97,7 @@ def test_the_loop_hands_the_policy_no_third_party_to_talk_about(
     for rewrite in policy.requests_for("rewrite"):
         system = rewrite.messages[0].text.lower()
         assert not re.search(r"\b(draft|reviewer|suggestions?|instructions?)\b", system)
+
 
 def test_critique_prompt_carries_query_chosen_rejected(length_reward: FunctionReward) -> None:
     policy = ScriptedChatModel()
