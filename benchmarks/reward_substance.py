@@ -92,14 +92,7 @@ def main() -> None:
             policy_outputs=trainer.POLICY_OUTPUTS,
         )
     )
-    items = list(
-        dict.fromkeys(
-            item
-            for check in checks
-            for pair in check.pairs
-            for item in ((pair.context, pair.chosen), (pair.context, pair.rejected))
-        )
-    )
+    items = trainer.distinct_items(checks)
     from langchain_tpo.reward_models import load_default_reward
 
     reward = load_default_reward(backend=args.backend)

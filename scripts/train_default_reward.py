@@ -230,9 +230,9 @@ class Result:
         return self.wins / self.pairs
 
 
-def run_checks(checks: Sequence[Check], scorer: Scorer) -> list[Result]:
-    """Score every distinct text once, then count wins per check."""
-    items = list(
+def distinct_items(checks: Sequence[Check]) -> list[Item]:
+    """Every (context, text) the checks compare, once each, in first-seen order."""
+    return list(
         dict.fromkeys(
             item
             for check in checks
@@ -240,6 +240,11 @@ def run_checks(checks: Sequence[Check], scorer: Scorer) -> list[Result]:
             for item in ((pair.context, pair.chosen), (pair.context, pair.rejected))
         )
     )
+
+
+def run_checks(checks: Sequence[Check], scorer: Scorer) -> list[Result]:
+    """Score every distinct text once, then count wins per check."""
+    items = distinct_items(checks)
     scores = dict(zip(items, scorer(items).tolist(), strict=True))
     results = []
     for check in checks:
