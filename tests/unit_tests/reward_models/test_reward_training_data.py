@@ -63,7 +63,7 @@ def test_no_held_out_prompt_or_answer_reaches_a_training_pair() -> None:
     rows = make_rows()
     pairs = training_side(rows)
     held = data.held_out_rows(rows, 1000)
-    held_texts = {data.last_query(r) for r in held} | {r["chosen"].strip() for r in held}
+    held_texts = {data.last_query(r["context"]) for r in held} | {r["chosen"].strip() for r in held}
     assert {p.row_id for p in pairs}.isdisjoint({r["id"] for r in held})
     assert {p.context for p in pairs}.isdisjoint({r["context"] for r in held})
     for pair in pairs:
