@@ -16,7 +16,7 @@ fresh value of every per-run field. A new input on a thread therefore starts a c
 
 from __future__ import annotations
 
-from typing import Any, Required
+from typing import Any, NotRequired, Required
 
 from langchain_core.messages import AnyMessage
 from pydantic import BaseModel, ConfigDict, Field
@@ -42,6 +42,8 @@ class CandidateDict(TypedDict):
     score: float
     iteration: int
     feedback: str | None
+    components: NotRequired[dict[str, float] | None]
+    """Raw scores of a combined reward's parts (absent in checkpoints of older runs)."""
 
 
 class StepDict(TypedDict, total=False):
@@ -136,6 +138,9 @@ class Candidate(BaseModel):
     """TPO iteration that produced it; -1 for the initial samples (and seeded drafts)."""
     feedback: str | None = None
     """The reward model's remarks on the response, when it gives any."""
+    components: dict[str, float] | None = None
+    """A combined reward's parts, each one's raw score before weighting (for example
+    `{"helpfulness": 2.1, "harmlessness": -0.4}`): why this response scored as it did."""
 
 
 class IterationRecord(BaseModel):
