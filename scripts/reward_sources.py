@@ -199,8 +199,9 @@ def read_arena_hard(snapshot: Snapshot, model: str = "gpt-4-0314") -> list[Arena
         q = json.loads(line)
         uid = str(q["uid"])
         if uid in by_uid:
-            out.append(ArenaHardAnswer(uid, str(q.get("cluster", "")), q["prompt"], by_uid[uid],
-                                       model))  # fmt: skip
+            out.append(
+                ArenaHardAnswer(uid, str(q.get("cluster", "")), q["prompt"], by_uid[uid], model)
+            )
     return out
 
 
@@ -241,7 +242,15 @@ def held_out_judgments(
     chosen = []
     for instruction in sorted(by_instruction, key=digest)[:count]:
         candidates = sorted(
-            by_instruction[instruction], key=lambda j: (j.source, j.generator_1, j.generator_2)
+            by_instruction[instruction],
+            key=lambda j: (
+                j.source,
+                j.generator_1,
+                j.generator_2,
+                j.output_1,
+                j.output_2,
+                j.preference,
+            ),
         )
         chosen.append(candidates[digest(instruction + "|pick") % len(candidates)])
     return chosen
