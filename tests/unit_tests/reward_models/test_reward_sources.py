@@ -162,7 +162,7 @@ def test_arena_hard_answers_are_matched_to_their_questions(tmp_path: Path) -> No
     write(root, "data/arena-hard-v0.1/model_answer/gpt-4-0613.jsonl", f"{LFS_POINTER}\n")
     with pytest.raises(FileNotFoundError, match="LFS pointer"):
         read_arena_hard(Snapshot(root), model="gpt-4-0613")
-    with pytest.raises(FileNotFoundError, match="arena-hard-v2.0/question.jsonl"):
+    with pytest.raises(FileNotFoundError, match=r"arena-hard-v2\.0/question\.jsonl"):
         read_arena_hard(Snapshot(root), version="v2.0")
 
 
