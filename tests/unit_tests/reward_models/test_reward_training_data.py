@@ -118,5 +118,3 @@ def test_dialogue_needs_the_final_empty_assistant_turn() -> None:
     ]
     with pytest.raises(ValueError, match="must end with an empty Assistant turn"):
         data.dialogue("\n\nHuman: hi\n\nAssistant: hey")
-
-
