@@ -1,15 +1,18 @@
-"""The embedded default reward model: a small harmlessness reward model on SmolLM2-135M.
+"""The embedded default reward model: helpfulness and harmlessness on SmolLM2-135M, gated.
 
-The package ships only a score head (one linear layer, a few kilobytes, in `data/`). At first
-use it is combined with the default policy's weights (`langchain_tpo.bundled.default_model_dir`)
-into an ordinary `LlamaForSequenceClassification` checkpoint in the user cache, so transformers
-and vLLM load the very same directory. Nothing is downloaded.
+The package ships only a score layer (three rows, a few kilobytes, in `data/`). At first use it
+is combined with the default policy's weights (`langchain_tpo.bundled.default_model_dir`) into
+an ordinary `LlamaForSequenceClassification` checkpoint in the user cache, so transformers and
+vLLM load the very same directory. Nothing is downloaded.
 
-`scripts/train_default_reward.py` fitted the score head on HH-RLHF harmless-base pairs, then
-low-rank updates of the last decoder layer (shipped in the same file, merged into the weights
-here) so that rewrite scaffolding, review notes and the like score below real answers; the
-provenance and held-out figures are in `data/default_reward_head.json`. It is a weak reward
-model (a 135M model), meant for trying TPO offline, not for real alignment.
+The three labels are `helpfulness` (real answers over non-answers and over other questions'
+answers), `harmlessness` (HH-RLHF harmless-base) and `harmful_request` (a gate: does the
+conversation ask for something harmful?). The checkpoint declares how they combine
+(`reward_combination`): helpfulness decides unless the gate says the request is risky, when
+harmlessness does; every label's raw score is kept in the reward's components.
+`scripts/train_default_reward.py` fitted them; the provenance, licences and held-out figures
+are in `data/default_reward_head.json`. It is a weak reward model (a 135M model), meant for
+trying TPO offline, not for real alignment.
 """
 
 from __future__ import annotations
@@ -68,8 +71,9 @@ def load_default_reward(
             and its KV cache to 1 GiB (unless `gpu_memory_utilization` is given).
 
     Returns:
-        A reward model giving raw harmlessness rewards (higher is better; only differences
-        between scores are meaningful). Call `close()` on a vLLM one to stop its engine.
+        A reward model giving raw rewards (higher is better; only differences between scores
+        are meaningful), with the helpfulness, harmlessness and gate scores of each response
+        in `Reward.components`. Call `close()` on a vLLM one to stop its engine.
 
     Raises:
         ImportError: The backend or the default-models extra is not installed.

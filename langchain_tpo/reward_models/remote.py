@@ -10,7 +10,12 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
 from langchain_tpo._redact import redact_text, redact_url
-from langchain_tpo.reward_models._checkpoint import default_max_length, require, reward_columns
+from langchain_tpo.reward_models._checkpoint import (
+    DECLARED_COMBINATION,
+    default_max_length,
+    require,
+    reward_columns,
+)
 from langchain_tpo.reward_models.base import Pair, Reward, RewardModel, RewardModelError
 from langchain_tpo.reward_models.checkpoint_reward import rewards_of_rows
 from langchain_tpo.reward_models.combination import Combination
@@ -131,7 +136,8 @@ class RemoteRewardModel(RewardModel):
         if self._columns is None:
             source = self.tokenizer if isinstance(self.tokenizer, str) else self.model
             config = _local_config(source)
-            if config is not None:
+            declared = getattr(config, DECLARED_COMBINATION, None)
+            if config is not None and (self.combination is not None or declared):
                 self._label, self._rule, self._columns = reward_columns(
                     config, self.label_index, self.combination, self.get_name()
                 )

@@ -26,6 +26,8 @@ def test_all_imports() -> None:
 def test_backend_exports() -> None:
     assert sorted(reward_models.__all__) == sorted(
         [
+            "Combination",
+            "CombinedReward",
             "FunctionReward",
             "HuggingFaceRewardModel",
             "LLMJudgeReward",

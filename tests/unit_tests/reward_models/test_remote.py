@@ -255,3 +255,16 @@ def test_weights_the_checkpoint_declares_are_read_from_its_local_config(tmp_path
     length = expected_length("q", "answer")
     assert got.components == {"helpfulness": length, "harmlessness": -1.0}
     assert got.score == length - 0.5
+
+
+def test_a_config_that_declares_nothing_leaves_the_first_column(tmp_path: Any) -> None:
+    # A causal LM's config (a policy directory as tokenizer) says nothing about reward labels,
+    # though transformers gives every config two labels by default.
+    transformers = pytest.importorskip("transformers")
+    transformers.LlamaConfig().save_pretrained(tmp_path)
+    reward = RemoteRewardModel(
+        "http://rm.test/v1", model=str(tmp_path), tokenizer=CharTokenizer(), retry_backoff=0.0,
+        client_kwargs={"transport": httpx.MockTransport(two_heads)},
+    )  # fmt: skip
+    reward.check_tokenizer()
+    assert reward.score([("q", "answer")]) == [expected_length("q", "answer")]
