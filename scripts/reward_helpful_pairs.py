@@ -133,3 +133,14 @@ def helpful_pairs(
             text = negatives.generate(family, item.prompt, item.answer, rng)
             pairs.append(Pair(item.id, item.context, item.answer, text, family))
     return pairs
+
+
+def relevance_pairs(items: Sequence[Answered], per_item: int, seed: int) -> list[Pair]:
+    """`per_item` more (answer, another item's answer) pairs per item, drawn on their own."""
+    rng = random.Random(seed)
+    pairs = []
+    for index, item in enumerate(items):
+        others = [j for j in range(len(items)) if j != index]
+        for j in rng.sample(others, min(per_item, len(others))):
+            pairs.append(Pair(item.id, item.context, item.answer, items[j].answer, RELEVANCE))
+    return pairs
