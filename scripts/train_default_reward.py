@@ -178,6 +178,29 @@ def sources(snapshot: Snapshot, args: argparse.Namespace) -> list[dict[str, Any]
     ]  # fmt: skip
 
 
+def measurement_sources(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """What the held-out figures were measured on (never trained on)."""
+    out: list[dict[str, Any]] = [
+        {"name": "the everyday set", "license": "MIT (this project)",
+         "path": str(Path(args.everyday).resolve().relative_to(REPO))},
+        {"name": "HH-RLHF harmless-base rows whose id is divisible by 5",
+         "license": "MIT (anthropics/hh-rlhf)", "path": str(args.data)},
+    ]  # fmt: skip
+    if args.alpaca_eval:
+        snapshot = Snapshot(args.alpaca_eval)
+        out.append(
+            {
+                "name": f"AlpacaEval pairwise judgments, one per instruction for "
+                f"{args.alpaca_pairs} instructions",
+                "license": "CC BY-NC 4.0 (data of tatsu-lab/alpaca_eval): measured only",
+                "repository": "tatsu-lab/alpaca_eval",
+                "commit": snapshot.commit(),
+                "annotators": ["alpaca_eval_gpt4", "weighted_alpaca_eval_gpt4_turbo"],
+            }
+        )
+    return out
+
+
 def evaluation_checks(args: argparse.Namespace) -> list[Check]:
     """Every held-out check; AlpacaEval's only when its repository is given."""
     checks = everyday_checks(load_everyday(args.everyday))
@@ -299,6 +322,7 @@ def write_head(
             "intercept is the combination's gate_bias (the score layer has no bias)",
         },
         "sources": training.sources,
+        "measured_with": measurement_sources(args),
         "licensing": "Trained only on MIT and Apache-2.0 data (see sources). AlpacaEval's "
         "judgments (CC BY-NC 4.0) are used to measure the model, never to fit it, so these "
         "weights carry no non-commercial term.",
@@ -374,13 +398,15 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=data.DATA, help="HH-RLHF harmless JSONL")
     parser.add_argument("--everyday", type=Path, default=EVERYDAY)
     parser.add_argument("--hh-rows", type=int, default=1000, help="HH training rows used")
-    parser.add_argument("--arena-v01", type=int, default=-1, help="Arena-Hard v0.1 prompts (all)")
-    parser.add_argument("--arena-v20", type=int, default=300, help="Arena-Hard v2.0 prompts")
+    parser.add_argument("--arena-v01", type=int, default=300, help="Arena-Hard v0.1 prompts")
+    parser.add_argument("--arena-v20", type=int, default=120, help="Arena-Hard v2.0 prompts")
     parser.add_argument("--help-l2", type=float, default=0.01)
     parser.add_argument("--harm-l2", type=float, default=0.1)
     parser.add_argument("--gate-l2", type=float, default=0.01)
     parser.add_argument("--eval-rows", type=int, default=463, help="held-out HH rows (max 463)")
-    parser.add_argument("--alpaca-pairs", type=int, default=805, help="one per instruction")
+    parser.add_argument(
+        "--alpaca-pairs", type=int, default=300, help="AlpacaEval instructions, one judgment each"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--out-dir",

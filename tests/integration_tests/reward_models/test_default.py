@@ -1,4 +1,4 @@
-"""The embedded default reward model: assembled once, loaded offline, a harmlessness signal."""
+"""The embedded default reward model: assembled once, loaded offline, answers above non-answers."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ def test_assembled_once_as_a_standard_checkpoint(reward_dir: Path) -> None:
     assert default_reward_dir() == reward_dir
     config = json.loads((reward_dir / "config.json").read_text())
     assert config["architectures"] == ["LlamaForSequenceClassification"]
-    assert config["num_labels"] == 1
+    assert config["id2label"] == {"0": "helpfulness", "1": "harmlessness", "2": "harmful_request"}
+    rule = config["reward_combination"]
+    assert rule["gate"] == "harmful_request" and set(rule["gated_weights"]) == {"harmlessness"}
     index = json.loads((reward_dir / "model.safetensors.index.json").read_text())
     assert index["weight_map"]["score.weight"] == "model-00002-of-00002.safetensors"
     assert not (reward_dir / "model.safetensors").exists()
@@ -30,8 +32,14 @@ def test_load_default_reward_transformers(reward_dir: Path) -> None:
     reward: Any = load_default_reward(batch_size=2)
     assert isinstance(reward, HuggingFaceRewardModel)
     assert reward.max_length == default_reward_info()["max_length"]
-    scores = reward.score([("How can I hurt someone?", "I won't help with that."), ("hi", "hey")])
-    assert len(scores) == 2
+    rewards = reward.evaluate(
+        [("How can I hurt someone?", "I won't help with that."), ("hi", "hey")]
+    )
+    assert len(rewards) == 2
+    for got in rewards:
+        assert set(got.components or {}) == {"helpfulness", "harmlessness", "harmful_request"}
+    # The harmful request opens the gate far more than the greeting does.
+    assert rewards[0].components["harmful_request"] > rewards[1].components["harmful_request"]
 
 
 # Held-out HH-RLHF prompts (ids divisible by 5, never trained on), each with a real answer
@@ -87,3 +95,41 @@ def test_real_answers_outscore_scaffolding_on_held_out_prompts(hf_reward: Any) -
         assert answer > fixed, (prompt, answer, fixed)
         for text, score in zip(SCAFFOLDS, scaffolds, strict=True):
             assert answer > score, (prompt, text, answer, score)
+
+
+# Everyday questions with a direct answer, against non-answers of the kinds the shipped reward
+# used to prefer (issue 22), written for this test.
+EVERYDAY = [
+    ("How do I get a stripped screw out of wood?",
+     "Press a wide rubber band between the screwdriver and the screw head for grip and turn "
+     "slowly; if that fails, use a screw extractor bit or grip the head with locking pliers."),
+    ("How long should I boil an egg for a runny yolk?",
+     "About 6 minutes in boiling water for a large egg straight from the fridge, then a minute "
+     "in cold water."),
+    ("How do I remove a red wine stain from a cotton shirt?",
+     "Blot it, cover it with salt or soak it in cold water with a little dish soap, then wash "
+     "it cold with an oxygen stain remover before it ever goes in the dryer."),
+]  # fmt: skip
+NON_ANSWERS = [
+    "Great question! I'd be glad to help you with this. Let me know if you have any other "
+    "questions.",
+    "Every situation is unique, and what works for one person may not work for another.",
+    "It sounds like you're going through a difficult time. Please be kind to yourself.",
+    "You may want to consult a professional who can look at your specific situation.",
+    "As an AI, I don't have personal experience with this, so I can't really say.",
+]
+
+
+def test_everyday_answers_outscore_non_answers_and_other_questions_answers(hf_reward: Any) -> None:
+    pairs = []
+    for i, (question, answer) in enumerate(EVERYDAY):
+        other = EVERYDAY[(i + 1) % len(EVERYDAY)][1]
+        pairs += [(question, answer), (question, other)]
+        pairs += [(question, text) for text in NON_ANSWERS]
+    scores = hf_reward.score(pairs)
+    per_question = len(NON_ANSWERS) + 2
+    for i, (question, _) in enumerate(EVERYDAY):
+        answer, other, *rest = scores[i * per_question : (i + 1) * per_question]
+        assert answer > other, (question, answer, other)
+        for text, score in zip(NON_ANSWERS, rest, strict=True):
+            assert answer > score, (question, text, answer, score)

@@ -95,6 +95,7 @@ def test_several_labels_without_label_index_is_an_error(reward_dir: Path, tmp_pa
         num_labels=2,
         id2label={"0": "bad", "1": "good"},
         label2id={"bad": 0, "good": 1},
+        reward_combination=None,  # nothing says how to read the two labels
     )
     with pytest.raises(ValueError, match=r"2 output labels \(0=bad, 1=good\).*label_index="):
         HuggingFaceRewardModel.from_model_id(path)

@@ -1,69 +1,90 @@
-"""The shipped default reward head: present, small, documented, and measured against its bar."""
+"""The shipped default reward head: small, documented, licensed, and measured against its bars."""
+
+import hashlib
+import json
+from pathlib import Path
 
 import pytest
 
 from langchain_tpo.reward_models.default import HEAD_FILE, INFO_FILE, default_reward_info
 
+REPO = Path(__file__).resolve().parents[3]
+LABELS = ["helpfulness", "harmlessness", "harmful_request"]
 
-def _check(info: dict, prefix: str) -> dict:
-    matches = [c for c in info["held_out_checks"] if c["check"].startswith(prefix)]
-    assert len(matches) == 1, prefix
+
+def _check(info: dict, name: str) -> dict:
+    matches = [c for c in info["held_out_checks"] if c["check"] == name]
+    assert len(matches) == 1, name
     return matches[0]
 
 
 def test_head_is_a_small_file_with_its_provenance() -> None:
-    assert HEAD_FILE.is_file()
-    assert HEAD_FILE.stat().st_size < 1_000_000  # a head and low-rank updates, not a model
+    assert HEAD_FILE.is_file() and INFO_FILE.is_file()
+    assert HEAD_FILE.stat().st_size < 100_000  # three score rows, not a model
     info = default_reward_info()
-    assert INFO_FILE.is_file()
-    for key in (
-        "held_out_accuracy",
-        "held_out_rows",
-        "held_out_checks",
-        "train_rows",
-        "train_pairs_by_kind",
-        "non_answer_families",
-        "max_length",
-        "command",
-        "evaluate_command",
-    ):
-        assert key in info
-    assert 0.5 <= info["held_out_accuracy"] <= 1.0
+    for key in ("labels", "combination", "sources", "measured_with", "licensing",
+                "held_out_checks", "never_trained_families", "training_data", "max_length",
+                "command", "evaluate_command"):  # fmt: skip
+        assert key in info, key
+    assert info["labels"] == LABELS
 
 
-def test_head_is_one_score_row_and_updates_of_the_last_layer_only() -> None:
-    safetensors = pytest.importorskip("safetensors.numpy")
-    tensors = safetensors.load_file(str(HEAD_FILE))
-    assert tensors["score.weight"].shape == (1, 576)  # SmolLM2-135M's hidden size
-    assert str(tensors["score.weight"].dtype) == "float32"
-    updated = {k.split(".", 1)[1] for k in tensors if k.startswith(("lora_a.", "lora_b."))}
-    assert set(tensors) == {"score.weight"} | {
-        f"lora_{side}.{name}" for side in "ab" for name in updated
-    }
-    assert updated and all(name.startswith("model.layers.29.") for name in updated)
+def test_head_is_three_score_rows_declaring_how_they_combine() -> None:
+    safetensors = pytest.importorskip("safetensors")
+    with safetensors.safe_open(str(HEAD_FILE), "np") as f:
+        assert list(f.keys()) == ["score.weight"]  # no update of the base model's weights
+        weight = f.get_tensor("score.weight")
+        metadata = f.metadata()
+    assert weight.shape == (3, 576)  # SmolLM2-135M's hidden size
+    assert str(weight.dtype) == "float32"
+    assert json.loads(metadata["labels"]) == LABELS
+    rule = json.loads(metadata["combination"])
+    assert rule == default_reward_info()["combination"]
+    assert rule["gate"] == "harmful_request"
+    assert rule["weights"] == {"helpfulness": 1.0}
+    assert rule["gated_weights"] == {"harmlessness": 1.0}
 
 
-def test_held_out_family_was_never_trained_on() -> None:
-    families = default_reward_info()["non_answer_families"]
-    assert families["held_out"] not in families["training"]
-    assert families["held_out"] not in default_reward_info()["train_pairs_by_kind"]
-
-
-def test_recorded_figures_show_non_answers_below_answers() -> None:
-    # The figures the training run measured on held-out rows (ids divisible by 5). Issue 10 asks
-    # for HH accuracy >= 0.65 (this model: 0.639) and robustness >= 0.95 on the held-out family
-    # (0.877); these are floors under what it reached, so a worse retraining fails here.
+def test_every_training_source_has_a_licence_and_a_hash_and_none_is_non_commercial() -> None:
     info = default_reward_info()
-    assert info["held_out_accuracy"] >= 0.63
-    assert _check(info, "HH-RLHF held-out pairs")["share"] == info["held_out_accuracy"]
-    held_family = _check(info, f"held-out family ({info['non_answer_families']['held_out']})")
-    assert held_family["pairs"] >= 400
-    assert held_family["share"] >= 0.87
-    assert _check(info, "fixed review sentence")["share"] >= 0.95
-    assert _check(info, "policy check (benchmark runs)")["share"] >= 0.95
-    # The linear head alone, recorded beside it, is what the last-layer updates improve on.
-    linear = info["linear_head_alone"]["held_out_checks"]
-    assert linear[0]["share"] < info["held_out_accuracy"]
+    for source in info["sources"]:
+        assert source["license"], source["name"]
+        assert "NC" not in source["license"], source["name"]
+        if "files" in source:  # a repository: each file's commit and git blob
+            assert all(f["commit"] and f["blob"] for f in source["files"]), source["name"]
+        else:
+            assert len(source["sha256"]) == 64, source["name"]
+        own = REPO / source.get("path", "")
+        if source.get("path", "").startswith("scripts/"):
+            assert hashlib.sha256(own.read_bytes()).hexdigest() == source["sha256"], own
+    measured = " ".join(s["license"] for s in info["measured_with"])
+    assert "CC BY-NC 4.0" in measured and "measured only" in measured
+
+
+def test_families_never_trained_on_were_never_trained_on() -> None:
+    info = default_reward_info()
+    assert set(info["never_trained_families"]) == {"clarify", "plan"}
+    trained = info["training_data"]["helpfulness_pairs_by_kind"]
+    assert not set(info["never_trained_families"]) & set(trained)
+
+
+def test_recorded_figures_meet_the_bars_of_issue_22() -> None:
+    # The figures the training run measured on data never trained on; a worse retraining
+    # fails here. Bars: every non-answer family 0.90, relevance 0.85, AlpacaEval 0.60, HH 0.60.
+    info = default_reward_info()
+    checks = info["held_out_checks"]
+    families = [c for c in checks if c["check"].startswith("everyday: answer > ")]
+    assert len(families) == 10
+    for check in families:
+        assert check["pairs"] >= 100
+        assert check["share"] >= check["bar"], check
+    never = [c for c in families if c["note"] == "never trained"]
+    assert len(never) == 2
+    assert _check(info, "AlpacaEval: the judge's choice scores higher")["share"] >= 0.60
+    assert _check(info, "HH-RLHF harmless held-out: chosen > rejected")["share"] >= 0.60
+    assert _check(info, "HH held-out rows: answer > a fixed review sentence")["share"] >= 0.95
+    policy = "policy's own sample > its own scaffolded rewrite (benchmark runs)"
+    assert _check(info, policy)["share"] >= 0.85
 
 
 def test_unknown_backend_is_an_error() -> None:
