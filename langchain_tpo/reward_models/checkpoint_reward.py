@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import ConfigDict, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr
 
 from langchain_tpo.reward_models._checkpoint import resolve_label_index
 from langchain_tpo.reward_models.base import Pair, RewardModel
@@ -40,6 +40,9 @@ class CheckpointRewardModel(RewardModel):
     """Output column holding the reward; required when the checkpoint has several labels."""
     truncated: int = 0
     """How many pairs were truncated to `max_length` so far."""
+    batch_window_ms: float | None = Field(default=5.0, ge=0)
+    """Milliseconds an async score call waits for concurrent calls to join its batch
+    (see `RewardModel`); None scores every call alone."""
 
     _formatter: RewardInputFormatter = PrivateAttr()
     _label: int = PrivateAttr(default=0)

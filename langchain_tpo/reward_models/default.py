@@ -85,7 +85,7 @@ def load_default_reward(
         if "gpu_memory_utilization" not in kwargs:
             # A fixed KV cache, not a share of the device: this model needs little.
             kwargs.setdefault("kv_cache_memory_bytes", _VLLM_KV_CACHE_BYTES)
-        from langchain_tpo.chat_models.vllm import reuse_cpu_compile_cache
+        from langchain_tpo._vllm_engine import reuse_cpu_compile_cache
 
         reuse_cpu_compile_cache()
 
