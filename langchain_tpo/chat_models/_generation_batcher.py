@@ -194,5 +194,6 @@ class SeededSampler:
                 for g in self.generators
             ]
         ).to(logits.device)
-        gumbel = -torch.log(-torch.log(noise.clamp_min(1e-20)).clamp_min(1e-20))
+        exponential = -torch.log(noise.clamp_min(1e-20))
+        gumbel = -torch.log(exponential.clamp_min(1e-20))
         return logits.log_softmax(dim=-1) + gumbel
