@@ -40,6 +40,8 @@ class GenerationJob:
     settings: Any
     """What the batch runner needs to decode this group (a GenerationConfig and friends)."""
     seed: int | None
+    order: int = 0
+    """Admission number of the request's run (`run_order`): lower is served first."""
     future: concurrent.futures.Future[list[list[int]]] = field(
         default_factory=concurrent.futures.Future
     )
@@ -63,8 +65,11 @@ class GenerationCounts:
 class GenerationBatcher:
     """A worker thread that decodes queued jobs in batches; callers wait on their future.
 
-    Jobs leave in arrival order: a batch is the oldest waiting job plus later jobs with the
-    same settings, up to `max_rows` rows (a larger job goes alone), so none waits forever.
+    Jobs of earlier runs go first: a batch is the waiting job of the earliest run (the lowest
+    `order`, then the earliest arrival) plus the next jobs in that order with the same
+    settings, up to `max_rows` rows (a larger job goes alone). A run's requests come one after
+    another, so the earliest runs finish first and their results arrive one by one, while
+    later runs fill the rest of each batch; a run never waits behind runs admitted after it.
     A job whose future was cancelled before its batch started is dropped.
     """
 
@@ -96,21 +101,26 @@ class GenerationBatcher:
             self._cond.notify_all()
         return job.future
 
+    def _ranked(self) -> list[GenerationJob]:
+        return sorted(self._queue, key=lambda job: (job.order, job.arrived))
+
     def _take(self) -> list[GenerationJob]:
         """The next batch (called with the lock held, the queue not empty)."""
-        first = self._queue.popleft()
+        ranked = self._ranked()
+        first = ranked[0]
         batch, rows = [first], first.rows
-        for job in list(self._queue):
+        for job in ranked[1:]:
             if job.key == first.key and rows + job.rows <= self.max_rows:
-                self._queue.remove(job)
                 batch.append(job)
                 rows += job.rows
+        for job in batch:
+            self._queue.remove(job)
         return batch
 
     def _wait_for_company(self) -> None:
-        """Hold the oldest job until its window closes or a batch of its settings is full."""
+        """Hold the first job until its window closes or a batch of its settings is full."""
         while self._queue:
-            first = self._queue[0]
+            first = min(self._queue, key=lambda job: job.arrived)
             rows = sum(j.rows for j in self._queue if j.key == first.key)
             left = first.arrived + self.window_s - time.monotonic()
             if rows >= self.max_rows or left <= 0:

@@ -39,6 +39,7 @@ from langchain_tpo.chat_models._samples import (
     ls_params,
 )
 from langchain_tpo.errors import ContextLengthError
+from langchain_tpo.run_order import run_order_of
 
 __all__ = ["ChatTransformers"]
 
@@ -55,9 +56,11 @@ class ChatTransformers(BaseChatModel):
     thread runs `generate`; concurrent requests (threads, or many `ainvoke`s: the async
     methods wait without holding a thread) that arrive while it is busy, or within
     `batch_window_ms` while it is idle, are decoded together: grouped by generation settings,
-    left-padded, one row per sample, at most `max_batch_rows` rows per call, oldest request
-    first. A prompt that leaves no room in the model's context raises `ContextLengthError`
-    before anything is generated; otherwise the reply is capped to the room that is left.
+    left-padded, one row per sample, at most `max_batch_rows` rows per call. Requests of
+    earlier TPO runs go first (each run's requests carry its admission number, `run_order`),
+    so with many runs in flight results arrive one by one while later runs fill the batches.
+    A prompt that leaves no room in the model's context raises `ContextLengthError` before
+    anything is generated; otherwise the reply is capped to the room that is left.
 
     Seeds: each sample draws from its own generator, seeded from the request's `seed` and the
     sample's index, so a seeded request gives the same samples whatever it is batched with, up
@@ -104,7 +107,7 @@ class ChatTransformers(BaseChatModel):
     batch_window_ms: float = Field(default=5.0, ge=0)
     """Milliseconds a request waits, while the model is idle, for concurrent requests to join
     its batch (requests that arrive while it is busy join the next batch anyway)."""
-    max_batch_rows: int = Field(default=32, ge=1)
+    max_batch_rows: int = Field(default=16, ge=1)
     """Most rows (samples) decoded in one `generate` call; a larger request goes alone."""
 
     _batcher: GenerationBatcher | None = PrivateAttr(default=None)
@@ -200,7 +203,7 @@ class ChatTransformers(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        job, n = self._job(messages, self._settings(kwargs))
+        job, n = self._job(messages, self._settings(kwargs), run_manager)
         rows = self._get_batcher().submit(job).result()
         return self._result(rows, n, job, stop)
 
@@ -213,7 +216,7 @@ class ChatTransformers(BaseChatModel):
     ) -> ChatResult:
         # Tokenizing is quick; the wait for the batch holds no thread, so any number of
         # concurrent requests can join one batch.
-        job, n = self._job(messages, self._settings(kwargs))
+        job, n = self._job(messages, self._settings(kwargs), run_manager)
         future = self._get_batcher().submit(job)
         rows = await asyncio.wrap_future(future)  # cancelling drops a job still queued
         return self._result(rows, n, job, stop)
@@ -253,7 +256,7 @@ class ChatTransformers(BaseChatModel):
         return settings
 
     def _job(
-        self, messages: list[BaseMessage], settings: dict[str, Any]
+        self, messages: list[BaseMessage], settings: dict[str, Any], run_manager: Any = None
     ) -> tuple[GenerationJob, int]:
         """The request as a batch job (raises ContextLengthError before anything is queued)."""
         text = self.tokenizer.apply_chat_template(
@@ -272,7 +275,8 @@ class ChatTransformers(BaseChatModel):
             config.max_time,
         )
         rows = settings["n"] if sampling else 1
-        job = GenerationJob(ids, rows, key, config, settings["seed"])
+        order = run_order_of(getattr(run_manager, "metadata", None))
+        job = GenerationJob(ids, rows, key, config, settings["seed"], order)
         return job, settings["n"]
 
     def _run_batch(self, jobs: Sequence[GenerationJob]) -> list[list[list[int]]]:

@@ -169,3 +169,49 @@ def test_seeded_sampler_draws_from_the_filtered_softmax() -> None:
     assert {int(top_p(None, logits).argmax()) for _ in range(500)} == {0}  # 0.64 >= 0.6
     hot = SeededSampler([5], temperature=100.0, top_p=None, top_k=None)
     assert len({int(hot(None, logits).argmax()) for _ in range(500)}) == 5
+
+
+def test_jobs_of_earlier_runs_are_decoded_first() -> None:
+    from langchain_tpo.chat_models._generation_batcher import GenerationBatcher, GenerationJob
+
+    gate = threading.Event()
+    served: list[list[int]] = []
+
+    def run_batch(jobs: Any) -> list[list[list[int]]]:
+        gate.wait(10)
+        served.append([job.order for job in jobs])
+        return [[[0]] * job.rows for job in jobs]
+
+    batcher = GenerationBatcher(run_batch, window_s=0.0, max_rows=2)
+    first = batcher.submit(GenerationJob([1], 1, "k", None, None, order=9))
+    import time
+
+    time.sleep(0.2)  # the first batch is running
+    later = [
+        batcher.submit(GenerationJob([1], 1, "k", None, None, order=order)) for order in (7, 2, 5)
+    ]
+    gate.set()
+    for future in [first, *later]:
+        future.result(timeout=10)
+    assert served == [[9], [2, 5], [7]]
+
+
+def test_a_request_of_a_tpo_run_carries_its_runs_admission_number() -> None:
+    from langchain_tpo import TPOChain, TPOConfig
+    from langchain_tpo.reward_models import FunctionReward
+    from langchain_tpo.run_order import METADATA_KEY
+    from langchain_tpo.testing import ScriptedChatModelWithN
+
+    policy = ScriptedChatModelWithN()
+    chain = TPOChain(
+        policy=policy,
+        reward=FunctionReward(lambda q, r: float(len(r))),
+        config=TPOConfig(num_samples=2, max_iterations=1),
+    )
+    chain.invoke("first question")
+    first = {r.metadata[METADATA_KEY] for r in policy.requests}
+    count = len(policy.requests)
+    chain.invoke("second question")
+    second = {r.metadata[METADATA_KEY] for r in policy.requests[count:]}
+    assert len(first) == 1 and len(second) == 1  # one number per run, on every request
+    assert min(second) > max(first)  # the later run has the larger number
