@@ -35,7 +35,7 @@ def _fresh(chat: Any, **fields: Any) -> Any:
 async def test_concurrent_requests_share_batches_and_keep_their_seeded_samples(
     tiny_chat: Any,  # noqa: F811
 ) -> None:
-    chat = _fresh(tiny_chat)
+    chat = _fresh(tiny_chat, max_batch_rows=32)
     questions = _questions(8)
     alone = [
         _texts(await chat.agenerate([q], n=3, max_tokens=6, seed=10 + i))
@@ -60,6 +60,16 @@ def test_a_seed_repeats_its_samples_and_another_seed_draws_others(
     assert first == _texts(tiny_chat.generate([question], n=4, max_tokens=6, seed=1))
     assert len(set(first)) > 1  # each sample has its own generator
     assert first != _texts(tiny_chat.generate([question], n=4, max_tokens=6, seed=2))
+
+
+async def test_a_batch_holds_at_most_max_batch_rows_rows(tiny_chat: Any) -> None:  # noqa: F811
+    chat = _fresh(tiny_chat, batch_window_ms=50)
+    assert chat.max_batch_rows == 8
+    await asyncio.gather(
+        *(chat.agenerate([q], n=3, max_tokens=3, seed=i) for i, q in enumerate(_questions(6)))
+    )
+    counts = chat.generation_counts()
+    assert (counts.requests, counts.batches, counts.largest_batch_rows) == (6, 3, 6)
 
 
 async def test_requests_with_other_settings_go_in_other_batches(
