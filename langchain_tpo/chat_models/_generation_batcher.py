@@ -48,6 +48,10 @@ class GenerationJob:
     arrived: float = field(default_factory=time.monotonic)
 
 
+PROMOTE_AFTER_S = 60.0
+"""Seconds after which a waiting request goes ahead of younger ones whatever its run (a
+request's default time limit in TPO is 300 s, retried)."""
+
 RunBatch = Callable[[Sequence[GenerationJob]], list[list[list[int]]]]
 """Decodes a group of jobs; returns, per job, the generated token ids of each of its rows."""
 
@@ -69,15 +73,25 @@ class GenerationBatcher:
     `order`, then the earliest arrival) plus the next jobs in that order with the same
     settings, up to `max_rows` rows (a larger job goes alone). A run's requests come one after
     another, so the earliest runs finish first and their results arrive one by one, while
-    later runs fill the rest of each batch; a run never waits behind runs admitted after it.
-    A job whose future was cancelled before its batch started is dropped.
+    later runs fill the rest of each batch. A job that has waited `promote_after_s` goes
+    ahead of every younger job, in arrival order, so no request waits behind a stream of
+    earlier runs until a caller's time limit cuts it off. A job whose future was cancelled
+    before its batch started is dropped.
     """
 
-    def __init__(self, run_batch: RunBatch, *, window_s: float, max_rows: int) -> None:
+    def __init__(
+        self,
+        run_batch: RunBatch,
+        *,
+        window_s: float,
+        max_rows: int,
+        promote_after_s: float = PROMOTE_AFTER_S,
+    ) -> None:
         """Batch jobs for `run_batch`; the thread starts with the first job."""
         self._run_batch = run_batch
         self.window_s = window_s
         self.max_rows = max_rows
+        self.promote_after_s = promote_after_s
         self._cond = threading.Condition()
         self._queue: deque[GenerationJob] = deque()
         self._thread: threading.Thread | None = None
@@ -102,7 +116,14 @@ class GenerationBatcher:
         return job.future
 
     def _ranked(self) -> list[GenerationJob]:
-        return sorted(self._queue, key=lambda job: (job.order, job.arrived))
+        promoted = time.monotonic() - self.promote_after_s
+
+        def rank(job: GenerationJob) -> tuple[int, float, float]:
+            if job.arrived <= promoted:  # waited long enough: first come, first served
+                return (0, job.arrived, 0.0)
+            return (1, job.order, job.arrived)
+
+        return sorted(self._queue, key=rank)
 
     def _take(self) -> list[GenerationJob]:
         """The next batch (called with the lock held, the queue not empty)."""

@@ -225,3 +225,28 @@ def test_a_request_of_a_tpo_run_carries_its_runs_admission_number() -> None:
     second = {r.metadata[METADATA_KEY] for r in policy.requests[count:]}
     assert len(first) == 1 and len(second) == 1  # one number per run, on every request
     assert min(second) > max(first)  # the later run has the larger number
+
+
+def test_a_job_that_waited_long_goes_ahead_of_earlier_runs() -> None:
+    import time
+
+    from langchain_tpo.chat_models._generation_batcher import GenerationBatcher, GenerationJob
+
+    gate = threading.Event()
+    served: list[list[int]] = []
+
+    def run_batch(jobs: Any) -> list[list[list[int]]]:
+        gate.wait(10)
+        served.append([job.order for job in jobs])
+        return [[[0]] * job.rows for job in jobs]
+
+    batcher = GenerationBatcher(run_batch, window_s=0.0, max_rows=1, promote_after_s=0.3)
+    first = batcher.submit(GenerationJob([1], 1, "k", None, None, order=0))
+    time.sleep(0.1)
+    old = batcher.submit(GenerationJob([1], 1, "k", None, None, order=8))  # a late run, waiting
+    time.sleep(0.5)  # it has now waited past promote_after_s
+    earlier_run = batcher.submit(GenerationJob([1], 1, "k", None, None, order=1))
+    gate.set()
+    for future in (first, old, earlier_run):
+        future.result(timeout=10)
+    assert served == [[0], [8], [1]]
