@@ -58,7 +58,8 @@ class ChatTransformers(BaseChatModel):
     `batch_window_ms` while it is idle, are decoded together: grouped by generation settings,
     left-padded, one row per sample, at most `max_batch_rows` rows per call. Requests of
     earlier TPO runs go first (each run's requests carry its admission number, `run_order`),
-    so with many runs in flight results arrive one by one while later runs fill the batches.
+    so that with many runs in flight the earliest finish first while later runs fill the
+    batches (a request that waited a minute goes first, whatever its run).
     A prompt that leaves no room in the model's context raises `ContextLengthError` before
     anything is generated; otherwise the reply is capped to the room that is left.
 
