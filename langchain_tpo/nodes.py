@@ -36,6 +36,7 @@ from langchain_tpo.parsing import HOLE, extract_response, scaffold_lines
 from langchain_tpo.prompts import MARKERS, TPOPrompts, render_context, render_notes
 from langchain_tpo.resilience import RequestPolicy, acall, call, describe
 from langchain_tpo.reward_models.base import Pair, Query, Reward, RewardModel
+from langchain_tpo.run_order import METADATA_KEY, next_run_order
 from langchain_tpo.sampling import Samples, SamplingParams, asample, derive_seed, sample
 from langchain_tpo.state import (
     COUNTERS,
@@ -169,6 +170,8 @@ class TPONodes:
         ).model_dump()
         if settings["seed"] is None:
             settings["seed"] = random.getrandbits(31)
+        # Backends that serve one batch at a time serve earlier runs first (run_order.py).
+        settings[METADATA_KEY] = next_run_order()
         timeout = settings["timeout_s"]
         drafts = [d.strip() for d in given.get("drafts", []) if d.strip()]
         return {
@@ -410,6 +413,7 @@ class TPONodes:
         if plan.messages is None:
             return Samples()
         params = _params(state["settings"], stage, _iteration(plan))
+        config = _ordered(config, state)
         return sample(
             self.policy, plan.messages, n, params, config, policy=_requests(state), stage=stage
         )
@@ -420,6 +424,7 @@ class TPONodes:
         if plan.messages is None:
             return Samples()
         params = _params(state["settings"], stage, _iteration(plan))
+        config = _ordered(config, state)
         model = await self.apolicy()
         return await asample(
             model, plan.messages, n, params, config, policy=_requests(state), stage=stage
@@ -628,6 +633,14 @@ def _stage_failed(
         "stop_reason": "stage_failed",
         "error": reason,
     }
+
+
+def _ordered(config: RunnableConfig, state: TPOState) -> RunnableConfig:
+    """The request's config with the run's admission number in its metadata."""
+    order = state["settings"].get(METADATA_KEY)
+    if order is None:  # a run checkpointed before runs were numbered
+        return config
+    return {**config, "metadata": {**(config.get("metadata") or {}), METADATA_KEY: order}}
 
 
 def _counted(state: TPOState, samples: Samples, **extra: int) -> Update:

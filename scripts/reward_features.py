@@ -272,7 +272,7 @@ class VLLMFeatureExtractor:
     def close(self) -> None:
         """Stop the engine."""
         if self._llm is not None:
-            from langchain_tpo.chat_models.vllm import shutdown_llm
+            from langchain_tpo._vllm_engine import shutdown_llm
 
             shutdown_llm(self._llm)
             self._llm = None
