@@ -45,7 +45,17 @@ async def read_json(request: Request, limit: int) -> Any:
     if not body.strip():
         raise bad_request("The request has no body; send a JSON chat-completion request.")
     try:
-        return json.loads(bytes(body))
+        value = json.loads(bytes(body))
     except (ValueError, RecursionError) as e:
         detail = str(e)[:200] if isinstance(e, ValueError) else "nested too deeply"
         raise bad_request(f"The body is not valid JSON ({detail}).", None, "invalid_json") from None
+    try:  # a lone surrogate ("\ud800") is valid JSON, but not text a model can be sent
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise bad_request(
+            "The body holds an unpaired UTF-16 surrogate escape (such as \\ud800), which is "
+            "not text; send valid Unicode.",
+            None,
+            "invalid_json",
+        ) from None
+    return value

@@ -15,6 +15,7 @@ and answers with the best candidate it saw scored, or a 504 if there is none.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import time
@@ -216,6 +217,9 @@ class RunJob:
             return APIError(504, f"No answer within the time limits: {said}", code="timeout")
         if isinstance(error, ModelError):
             return APIError(502, f"The policy model failed: {said}", code="policy_failed")
+        if isinstance(error, json.JSONDecodeError):
+            message = f"A model server answered with something that is not JSON: {said}"
+            return APIError(502, message, code="invalid_upstream_response")
         logger.error("run %s failed: %s", self.request_id, said)
         logger.debug("%s", redact_text("".join(traceback.format_exception(error)), self.secrets))
         return APIError(500, f"The TPO run failed: {said}", code="internal_error")
