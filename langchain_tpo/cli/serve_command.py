@@ -189,11 +189,13 @@ def serve(args: argparse.Namespace) -> int:
         )
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in str(host) else host
-        say(
-            f"Serving TPO on http://{shown}:{port}/v1 as {', '.join(settings.model_ids)} "
-            f"(N={config.num_samples}, D={config.max_iterations}, "
-            f"{settings.max_concurrency} runs at once, "
-            f"{'API key required' if key else 'no API key'})."
+        server.on_started.append(
+            lambda: say(
+                f"Serving TPO on http://{shown}:{port}/v1 as {', '.join(settings.model_ids)} "
+                f"(N={config.num_samples}, D={config.max_iterations}, "
+                f"{settings.max_concurrency} runs at once, "
+                f"{'API key required' if key else 'no API key'})."
+            )
         )
         server.run(sockets=[sock])
     say("Stopped.")

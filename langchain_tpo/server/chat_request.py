@@ -116,7 +116,7 @@ def parse_chat_request(body: Any, settings: ServerSettings, defaults: TPOConfig)
     include_usage = _stream_options(given, stream)
     tpo = _tpo_object(given.get("tpo"))
     overrides = _overrides(given, tpo)
-    drafts = _drafts(tpo.get("drafts"))
+    drafts = _drafts(tpo.get("drafts"), settings.max_samples)
     tools, tool_choice, parallel = _tools(given)
     chars += text_size([*drafts, *(tools or [])])
     _check_size(len(messages), chars, settings)
@@ -305,13 +305,20 @@ def _stop(raw: Any) -> list[str] | None:
     return list(words) or None
 
 
-def _drafts(raw: Any) -> list[str]:
+def _drafts(raw: Any, most: int) -> list[str]:
     if raw is None:
         return []
     if not isinstance(raw, list) or not all(isinstance(d, str) for d in raw):
         raise bad_request(
             "`tpo.drafts` must be a list of strings (answers to seed TPO's cache with).",
             "tpo.drafts",
+        )
+    if len(raw) > most:
+        raise bad_request(
+            f"`tpo.drafts` holds {len(raw)} drafts; this server scores at most {most} "
+            "(tpo serve --max-samples).",
+            "tpo.drafts",
+            "above_server_limit",
         )
     return list(raw)
 

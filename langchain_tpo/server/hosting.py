@@ -42,7 +42,7 @@ def server_for(
         log_level=log_level,
         access_log=access_log,
         lifespan="off",
-        timeout_keep_alive=5,
+        timeout_keep_alive=30,  # longer than clients keep idle connections (httpx: 5 s)
         server_header=False,
     )
     return DrainingServer(config, state.lifecycle, state.admission, state.settings.drain_limit_s)

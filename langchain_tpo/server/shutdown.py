@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,6 +61,14 @@ class DrainingServer(uvicorn.Server):
         self.lifecycle = lifecycle
         self.admission = admission
         self.drain_limit_s = drain_limit_s
+        self.on_started: list[Callable[[], None]] = []
+        """Called once the socket accepts connections."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            for callback in self.on_started:
+                callback()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         """First signal: drain. Second: stop now (without re-raising the signal later)."""

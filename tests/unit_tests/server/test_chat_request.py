@@ -191,6 +191,7 @@ def test_conversation_roles_and_tool_turns() -> None:
         ({"model": "tpo", "messages": USER, "tpo": {"mode": "magic"}}, 400, "tpo.mode"),
         ({"model": "tpo", "messages": USER, "tpo": {"num_samples": 1}}, 400, "tpo"),
         ({"model": "tpo", "messages": USER, "tpo": {"drafts": "one"}}, 400, "tpo.drafts"),
+        ({"model": "tpo", "messages": USER, "tpo": {"drafts": ["d"] * 9}}, 400, "tpo.drafts"),
         ({"model": "tpo", "messages": USER, "seed": 1, "tpo": {"seed": 2}}, 400, "tpo.seed"),
         ({"model": "tpo", "messages": USER, "tool_choice": "auto"}, 400, "tool_choice"),
         ({"model": "tpo", "messages": USER, "tools": [{"type": "retrieval"}]}, 400, "tools[0]"),
