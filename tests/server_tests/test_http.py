@@ -170,3 +170,25 @@ def test_a_stream_error_after_the_start_is_an_error_event() -> None:
     assert lines[-1] == "data: [DONE]"
     error = json.loads(lines[-2].removeprefix("data: "))["error"]
     assert error["code"] == "timeout" and set(error) == {"message", "type", "param", "code"}
+
+
+def test_a_quiet_stream_sends_keep_alive_comments() -> None:
+    from tests.server_tests.conftest import CancellablePolicy, echo
+
+    policy = CancellablePolicy(responder=echo, delay=0.5)
+    with (
+        serving(policy=policy, api_key=KEY, keep_alive_s=0.1) as running,
+        httpx.stream(
+            "POST",
+            f"{running.url}/v1/chat/completions",
+            json={**OK, "stream": True},
+            headers=AUTH,
+            timeout=60,
+        ) as response,
+    ):
+        assert response.headers["content-type"].startswith("text/event-stream")
+        lines = [line for line in response.iter_lines() if line]
+    assert ": keep-alive" in lines
+    first_answer = next(i for i, line in enumerate(lines) if '"content": "About' in line)
+    assert lines.index(": keep-alive") < first_answer  # while TPO was still working
+    assert lines[-1] == "data: [DONE]"
