@@ -11,7 +11,10 @@ normal answer or the fault the test set:
 - `nan` (reward only): a NaN score.
 
 `fail_every=k` makes only every k-th chat request fail, and `fail_after=k` lets the first k
-chat requests through before the fault starts (a server that dies mid-run).
+chat requests through before the fault starts (a server that dies mid-run). `chat_delay`
+makes every chat answer take that long (a slow model), `honour_n=False` makes the stub answer
+one choice whatever `n` asks (a server without `n`), and every answer names the last user
+message it answers, so a test can tell whose question an answer belongs to.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ class StubServer:
     reward_fault: str | None = None
     fail_every: int | None = None
     fail_after: int | None = None
+    chat_delay: float = 0.0
+    honour_n: bool = True
     requests: list[Recorded] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -110,6 +115,11 @@ class StubServer:
 
     def hang(self) -> None:
         self._stopping.wait(HANG_LIMIT)
+
+    def pause(self) -> None:
+        """Wait `chat_delay` seconds (less if the server stops)."""
+        if self.chat_delay:
+            self._stopping.wait(self.chat_delay)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -174,6 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
             if fault:
                 self._fault(fault)
             else:
+                self.server_state.pause()
                 self._send(200, _completion(body, self.server_state))
         elif self.route.endswith(("/classify", "/pooling")):
             fault = self.server_state.reward_fault
@@ -194,12 +205,15 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _completion(body: dict[str, Any], state: StubServer) -> dict[str, Any]:
-    n = int(body.get("n") or 1)
-    prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
+    n = int(body.get("n") or 1) if state.honour_n else 1
+    messages = body.get("messages", [])
+    prompt = " ".join(str(m.get("content", "")) for m in messages)
     rewrite = RESPONSE_START in prompt
+    asked = next((m.get("content") for m in reversed(messages) if m.get("role") == "user"), "")
+    asked = str(asked)[:80]  # the question (a critique prompt, cut short)
     choices = []
     for i in range(n):
-        text = f"Answer {len(state.requests)}-{i}: " + "more " * (i % 5)
+        text = f"Answer {len(state.requests)}-{i} to [{asked}]: " + "more " * (i % 5)
         if rewrite:
             text = f"{RESPONSE_START}{text.strip()}{RESPONSE_END}"
         choices.append(

@@ -73,3 +73,14 @@ def test_import_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_the_command_line_does_not_load_the_server_stack() -> None:
+    """`tpo run`, `tpo eval`... parse their flags without importing what `tpo serve` needs."""
+    code = (
+        "import sys; from langchain_tpo.cli import build_parser; build_parser();"
+        "heavy = ('starlette', 'uvicorn', 'prometheus_client', 'fastapi', 'openai', 'torch');"
+        "print(','.join(m for m in heavy if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -8,6 +8,9 @@ blocks run without a model, a GPU or a network:
   a `ScriptedToolCallingModel` (it samples, critiques, rewrites and calls tools);
 - `langchain_tpo.reward_models.load_default_reward()` gives a reward that prefers longer
   answers.
+
+The `tpo serve` examples need a live server: their ```py block and `curl` command run in
+`tests/server_tests/test_readme_serve.py`.
 """
 
 from __future__ import annotations
