@@ -84,6 +84,9 @@ class ChatTransformers(BaseChatModel):
     """Seconds one `generate` call may take; transformers stops it there."""
     generation_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Further `GenerationConfig` settings for every request (top_k, repetition_penalty...)."""
+    chat_template_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Variables for the chat template of every request (`enable_thinking`...); a call's
+    `chat_template_kwargs` are merged over them."""
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
@@ -177,7 +180,7 @@ class ChatTransformers(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        settings = {
+        settings: dict[str, Any] = {
             "n": self.n,
             "temperature": self.temperature,
             "top_p": self.top_p,
@@ -186,6 +189,10 @@ class ChatTransformers(BaseChatModel):
             "max_time": self.max_time,
         }
         settings.update({k: v for k, v in kwargs.items() if k in settings and v is not None})
+        settings["chat_template_kwargs"] = {
+            **self.chat_template_kwargs,
+            **(kwargs.get("chat_template_kwargs") or {}),
+        }
         unknown = set(kwargs) - set(settings) - {"model"}
         if unknown:
             msg = f"ChatTransformers does not take {sorted(unknown)} per call."
@@ -224,7 +231,10 @@ class ChatTransformers(BaseChatModel):
 
         tokenizer, model = self.tokenizer, self.model
         text = tokenizer.apply_chat_template(
-            to_chat_dicts(messages), tokenize=False, add_generation_prompt=True
+            to_chat_dicts(messages),
+            tokenize=False,
+            add_generation_prompt=True,
+            **settings["chat_template_kwargs"],
         )
         # The chat template already writes the special tokens the model expects at the start.
         batch = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
