@@ -344,7 +344,8 @@ class TPONodes:
         update["stop_reason"] = stop
         if stop == "no_usable_response":
             warnings.append(
-                "The policy produced no usable response (all samples were empty or failed)."
+                "The policy produced no usable response (every sample was empty or failed, ran "
+                "out of tokens while thinking, or did not fit the answer schema: see the counts)."
             )
         update["warnings"] = warnings
         update["progress"] = {

@@ -303,9 +303,20 @@ class TPOResult(BaseModel):
             warnings=list(state.get("warnings") or []),
             pending_review=pending if isinstance(pending, dict) else None,
             done=done and not interrupts,
-            parsed=answer_schema.parse(best["text"]) if answer_schema and best else None,
+            parsed=_parsed(answer_schema, best),
             **{name: int(state.get(name) or 0) for name in COUNTERS},
         )
+
+
+def _parsed(answer_schema: AnswerSchema | None, best: CandidateDict | None) -> Any:
+    """The best answer as an object of the schema; None without one, or when it does not fit
+    (a cache from a run with another schema)."""
+    if answer_schema is None or best is None:
+        return None
+    try:
+        return answer_schema.parse(best["text"])
+    except ValueError:
+        return None
 
 
 def best_candidate(candidates: list[CandidateDict]) -> CandidateDict | None:

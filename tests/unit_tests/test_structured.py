@@ -11,7 +11,7 @@ from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, Field, v1
 from typing_extensions import TypedDict
 
-from langchain_tpo import AnswerSchema, TPOChain, TPOChatModel, TPOConfig
+from langchain_tpo import AnswerSchema, TPOChain, TPOChatModel, TPOConfig, TPOResult
 from langchain_tpo.reward_models import FunctionReward
 from langchain_tpo.structured import InvalidAnswer
 from langchain_tpo.testing import (
@@ -308,3 +308,13 @@ def test_with_structured_output_refuses_unknown_arguments() -> None:
         structured_model().with_structured_output(Person, tools=[])
     with pytest.raises(ValueError, match="method must be one of"):
         structured_model().with_structured_output(Person, method="xml")  # type: ignore[arg-type]
+
+
+def test_a_cached_answer_that_does_not_fit_parses_to_none() -> None:
+    # A thread's cache written by a run with another schema, read with this one.
+    state = {
+        "query": "q",
+        "candidates": [{"text": "prose", "score": 1.0, "iteration": -1, "feedback": None}],
+    }
+    result = TPOResult.from_state(state, answer_schema=AnswerSchema(Person))
+    assert result.response == "prose" and result.parsed is None
