@@ -763,6 +763,7 @@ def _candidate(text: str, reward: Reward, iteration: int) -> CandidateDict:
         "score": reward.score,
         "iteration": iteration,
         "feedback": reward.feedback,
+        "components": dict(reward.components) if reward.components is not None else None,
     }
 
 

@@ -48,6 +48,8 @@ class CandidateDict(TypedDict):
     score: float
     iteration: int
     feedback: str | None
+    components: NotRequired[dict[str, float] | None]
+    """Raw scores of a combined reward's parts (absent in checkpoints of older runs)."""
     thinking: NotRequired[str | None]
     """The policy's thinking before this answer (kept, never scored or shown to it again)."""
 
@@ -155,6 +157,9 @@ class Candidate(BaseModel):
     """TPO iteration that produced it; -1 for the initial samples (and seeded drafts)."""
     feedback: str | None = None
     """The reward model's remarks on the response, when it gives any."""
+    components: dict[str, float] | None = None
+    """A combined reward's parts, each one's raw score before weighting (for example
+    `{"helpfulness": 2.1, "harmlessness": -0.4}`): why this response scored as it did."""
     thinking: str | None = None
     """What the policy thought before writing this answer (None: it showed no thinking).
     Never scored, compared or sent back to the model."""

@@ -55,11 +55,7 @@ class FeatureExtractor:
         self.model = AutoModel.from_pretrained(str(model_dir), dtype=torch.float32).eval()
         self.formatter = RewardInputFormatter(self.tokenizer, None, max_length)
         self.keep_layer_inputs = keep_layer_inputs
-        key = hashlib.sha256(
-            f"{(model_dir / 'config.json').read_text()}|{max_length}|"
-            f"{self.formatter.chat_template}".encode()
-        ).hexdigest()[:12]
-        self.cache = cache_root / key
+        self.cache = cache_root / _cache_key(model_dir, max_length, self.formatter.chat_template)
         (self.cache / "final").mkdir(parents=True, exist_ok=True)
         (self.cache / "layer").mkdir(parents=True, exist_ok=True)
         self._ids: dict[Item, list[int]] = {}
@@ -192,3 +188,94 @@ class FeatureExtractor:
                 n = len(self.token_ids(item))
                 states = self._captured[k, :n].numpy() if self.keep_layer_inputs else None
                 self._save(key, hidden[k, n - 1].numpy(), states)
+
+
+class VLLMFeatureExtractor:
+    """The same final-layer features as `FeatureExtractor`, computed by vLLM's pooling runner.
+
+    vLLM runs the base model as an embedding model with last-token pooling and no
+    normalisation, which is exactly the score head's input (equal to the transformers forward
+    within 1e-4 in float32); on two CPU cores it is several times faster. It shares the
+    `final/` cache with `FeatureExtractor` (same keys), but keeps no layer inputs.
+    """
+
+    def __init__(self, model_dir: Path, cache_root: Path, max_length: int) -> None:
+        from transformers import AutoTokenizer
+
+        sys.path.insert(0, str(REPO))
+        from langchain_tpo.reward_models.formatting import RewardInputFormatter
+
+        self.model_dir = model_dir
+        self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+        self.formatter = RewardInputFormatter(self.tokenizer, None, max_length)
+        self.max_length = max_length
+        self.cache = cache_root / _cache_key(model_dir, max_length, self.formatter.chat_template)
+        (self.cache / "final").mkdir(parents=True, exist_ok=True)
+        self._ids: dict[Item, list[int]] = {}
+        self._llm: Any = None
+
+    def token_ids(self, item: Item) -> list[int]:
+        """The token ids the reward model scores for this pair."""
+        if item not in self._ids:
+            self._ids[item] = self.formatter.encode(messages_of(item[0]), item[1]).input_ids
+        return self._ids[item]
+
+    def key(self, item: Item) -> str:
+        """The cache key of a pair: a hash of its token ids."""
+        ids = np.asarray(self.token_ids(item), dtype=np.int64)
+        return hashlib.sha256(ids.tobytes()).hexdigest()[:20]
+
+    def _engine(self) -> Any:
+        if self._llm is None:
+            from vllm import LLM
+            from vllm.config import PoolerConfig
+
+            self._llm = LLM(
+                model=str(self.model_dir),
+                runner="pooling",
+                convert="embed",
+                dtype="float32",
+                pooler_config=PoolerConfig(pooling_type="LAST", use_activation=False),
+                kv_cache_memory_bytes=1 << 30,
+                max_model_len=self.max_length,
+                enable_chunked_prefill=False,
+            )
+        return self._llm
+
+    def features(self, items: Sequence[Item], label: str) -> np.ndarray:
+        """Array [len(items), hidden]: the score head's input for each pair."""
+        from vllm.inputs import TokensPrompt
+
+        keys = [self.key(item) for item in items]
+        todo = {
+            k: item
+            for k, item in zip(keys, items, strict=True)
+            if not (self.cache / "final" / f"{k}.npy").is_file()
+        }
+        start, pending = time.perf_counter(), list(todo.items())
+        for begin in range(0, len(pending), 256):
+            chunk = pending[begin : begin + 256]
+            prompts = [TokensPrompt(prompt_token_ids=self.token_ids(item)) for _, item in chunk]
+            outputs = self._engine().embed(prompts, use_tqdm=False)
+            for (key, _), out in zip(chunk, outputs, strict=True):
+                np.save(
+                    self.cache / "final" / f"{key}.npy",
+                    np.asarray(out.outputs.embedding, np.float32),
+                )
+            FeatureExtractor._report(label, begin + len(chunk), len(pending), start)
+        return np.stack([np.load(self.cache / "final" / f"{k}.npy") for k in keys])
+
+    def close(self) -> None:
+        """Stop the engine."""
+        if self._llm is not None:
+            from langchain_tpo.chat_models.vllm import shutdown_llm
+
+            shutdown_llm(self._llm)
+            self._llm = None
+
+
+def _cache_key(model_dir: Path, max_length: int, chat_template: str) -> str:
+    """The cache directory name: the base model's config, the length limit, the template."""
+    return hashlib.sha256(
+        f"{(model_dir / 'config.json').read_text()}|{max_length}|{chat_template}".encode()
+    ).hexdigest()[:12]

@@ -191,6 +191,9 @@ def render(result: TPOResult, seconds: float) -> str:
         best = next(c for c in result.candidates if c.text == result.response)
         where = "the initial samples" if best.iteration < 0 else f"iteration {best.iteration + 1}"
         lines += [f"Answer (reward {result.score:+.3f}, from {where}):", "", result.response, ""]
+        if best.components:
+            parts = " · ".join(f"{k} {v:+.3f}" for k, v in best.components.items())
+            lines += [f"reward parts (raw, before their weights): {parts}"]
     lines.append(f"{'step':<14}{'answers':>8}{'best of step':>14}{'best so far':>13}")
     for k, so_far in enumerate(result.best_scores):
         scores = [c.score for c in result.candidates if c.iteration == k - 1]

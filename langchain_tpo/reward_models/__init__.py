@@ -16,6 +16,7 @@ from langchain_tpo.reward_models.base import (
     RewardModelError,
     query_text,
 )
+from langchain_tpo.reward_models.combined import CombinedReward
 from langchain_tpo.reward_models.function import FunctionReward
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    "CombinedReward",
     "FunctionReward",
     "HuggingFaceRewardModel",
     "LLMJudgeReward",

@@ -21,10 +21,13 @@ Pair: TypeAlias = tuple[Query, str]
 
 
 class Reward(NamedTuple):
-    """A score, optionally with the reward model's feedback on the response."""
+    """A score, optionally with the reward model's feedback and the parts it is made of."""
 
     score: float
     feedback: str | None = None
+    components: Mapping[str, float] | None = None
+    """Raw scores of the parts a combined reward adds up (by name, before weighting), so a
+    reader sees why a response won; None for a single reward."""
 
 
 class RewardModelError(ValueError):
@@ -49,8 +52,9 @@ class RewardModel(RunnableSerializable[Sequence[Pair], list[float]], ABC):
     (no sigmoid). Higher is better.
 
     Subclasses implement `_score` (and may implement `_ascore` for native async). They may
-    return plain floats or `Reward(score, feedback)` items; the feedback text reaches the
-    critique prompt of TPO. `score`/`ascore` check what came back and raise a
+    return plain floats or `Reward(score, feedback, components)` items; the feedback text
+    reaches the critique prompt of TPO, and the components (the raw scores a combined reward
+    adds up) are kept with each candidate. `score`/`ascore` check what came back and raise a
     `RewardModelError` naming the reward model when it is not one finite number per pair.
 
     Example:
@@ -147,24 +151,32 @@ class RewardModel(RunnableSerializable[Sequence[Pair], list[float]], ABC):
             raise RewardModelError(msg)
         checked = []
         for i, item in enumerate(items):
-            value, feedback = (
-                (item.score, item.feedback) if isinstance(item, Reward) else (item, None)
-            )
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                msg = (
-                    f"Reward model {name!r} returned {value!r} ({type(value).__name__}) for pair "
-                    f"{i}; a reward must be a real number."
-                )
-                raise RewardModelError(msg)
-            value = float(value)
-            if not math.isfinite(value):
-                msg = (
-                    f"Reward model {name!r} returned {value!r} for pair {i}; a reward must be "
-                    "finite (no NaN or infinity)."
-                )
-                raise RewardModelError(msg)
-            checked.append(Reward(value, feedback))
+            if isinstance(item, Reward):
+                value, feedback, components = item
+            else:
+                value, feedback, components = item, None, None
+            value = _finite(value, f"Reward model {name!r} returned", f"for pair {i}")
+            if components is not None:
+                components = {
+                    str(part): _finite(
+                        raw, f"Reward model {name!r} returned", f"as component {part!r} of pair {i}"
+                    )
+                    for part, raw in components.items()
+                }
+            checked.append(Reward(value, feedback, components))
         return checked
+
+
+def _finite(value: Any, said: str, where: str) -> float:
+    """`value` as a float, or a RewardModelError saying what was wrong with it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        msg = f"{said} {value!r} ({type(value).__name__}) {where}; a reward must be a real number."
+        raise RewardModelError(msg)
+    value = float(value)
+    if not math.isfinite(value):
+        msg = f"{said} {value!r} {where}; a reward must be finite (no NaN or infinity)."
+        raise RewardModelError(msg)
+    return value
 
 
 def _preview(items: list[Any], limit: int = 8) -> str:

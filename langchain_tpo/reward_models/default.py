@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
+from langchain_tpo.reward_models._checkpoint import DECLARED_WEIGHTS
 from langchain_tpo.reward_models.base import RewardModel
 
 __all__ = [
@@ -36,7 +37,7 @@ HEAD_FILE = _DATA / "default_reward_head.safetensors"
 INFO_FILE = _DATA / "default_reward_head.json"
 _MARKER_FILE = "langchain_tpo.json"
 # Bump when the assembled directory's layout changes, so stale directories are not reused.
-_FORMAT_VERSION = 2
+_FORMAT_VERSION = 3
 _BODY_FILE = "model-00001-of-00002.safetensors"
 _HEAD_SHARD = "model-00002-of-00002.safetensors"
 _VLLM_KV_CACHE_BYTES = 1 << 30
@@ -125,10 +126,12 @@ def build_reward_checkpoint(base_dir: Path, head_file: Path, target: Path) -> Pa
 
     Args:
         base_dir: A Llama-family causal LM directory with one `model.safetensors`.
-        head_file: A safetensors file with `score.weight` of shape `[1, hidden_size]` and,
-            optionally, low-rank updates of some base weights: `lora_a.<name>` `[r, in]` and
-            `lora_b.<name>` `[out, r]` for base weight `<name>`, merged as
-            `W + lora_scale * B @ A` (`lora_scale` in the file's metadata).
+        head_file: A safetensors file with `score.weight` of shape `[labels, hidden_size]`
+            (with more than one row, the metadata's `label_weights`, a JSON object of label
+            name -> weight in row order, names the rows and becomes the checkpoint's declared
+            `reward_label_weights`) and, optionally, low-rank updates of some base weights:
+            `lora_a.<name>` `[r, in]` and `lora_b.<name>` `[out, r]` for base weight `<name>`,
+            merged as `W + lora_scale * B @ A` (`lora_scale` in the file's metadata).
         target: The directory to create; left alone when it is already complete.
 
     Returns:
@@ -148,7 +151,7 @@ def build_reward_checkpoint(base_dir: Path, head_file: Path, target: Path) -> Pa
         try:
             # Shard names, not model.safetensors: loaders read a lone model.safetensors and
             # would never look at the index, hence at the head.
-            score, updates, scale = _read_head_file(head_file)
+            score, updates, scale, labels = _read_head_file(head_file)
             if updates:
                 _merge_updates(base_dir / "model.safetensors", updates, scale, tmp / _BODY_FILE)
             else:
@@ -166,13 +169,19 @@ def build_reward_checkpoint(base_dir: Path, head_file: Path, target: Path) -> Pa
                 if (base_dir / name).is_file():
                     shutil.copyfile(base_dir / name, tmp / name)
             config = json.loads((base_dir / "config.json").read_text(encoding="utf-8"))
+            names = list(labels) if labels else ["reward"]
+            if len(names) != score.shape[0]:
+                msg = f"{head_file}: {score.shape[0]} score rows but labels {names}."
+                raise ValueError(msg)
             config.update(
                 architectures=["LlamaForSequenceClassification"],
-                num_labels=1,
-                id2label={"0": "reward"},
-                label2id={"reward": 0},
+                num_labels=len(names),
+                id2label={str(i): name for i, name in enumerate(names)},
+                label2id={name: i for i, name in enumerate(names)},
                 tie_word_embeddings=False,  # no output embedding in a classifier
             )
+            if labels:
+                config[DECLARED_WEIGHTS] = labels
             _write_json(tmp / "config.json", config)
             _write_json(
                 tmp / _MARKER_FILE,
@@ -186,15 +195,25 @@ def build_reward_checkpoint(base_dir: Path, head_file: Path, target: Path) -> Pa
     return target
 
 
-def _read_head_file(head_file: Path) -> tuple[Any, dict[str, tuple[Any, Any]], float]:
-    """The score row, the (A, B) pairs by base weight name, and their scale."""
+def _read_head_file(
+    head_file: Path,
+) -> tuple[Any, dict[str, tuple[Any, Any]], float, dict[str, float]]:
+    """The score rows, the (A, B) pairs by base weight name, their scale, and the labels.
+
+    The labels (metadata `label_weights`, a JSON object: label name -> weight, in row order)
+    name the score rows and are the weights the checkpoint declares; none for a one-row head.
+    """
     from safetensors import safe_open
 
     with safe_open(str(head_file), "np") as f:
         names = [k.removeprefix("lora_a.") for k in f.keys() if k.startswith("lora_a.")]  # noqa: SIM118
         updates = {n: (f.get_tensor(f"lora_a.{n}"), f.get_tensor(f"lora_b.{n}")) for n in names}
-        scale = float((f.metadata() or {}).get("lora_scale", "1.0"))
-        return f.get_tensor("score.weight"), updates, scale
+        metadata = f.metadata() or {}
+        scale = float(metadata.get("lora_scale", "1.0"))
+        labels = {
+            str(k): float(v) for k, v in json.loads(metadata.get("label_weights", "{}")).items()
+        }
+        return f.get_tensor("score.weight"), updates, scale, labels
 
 
 def _merge_updates(

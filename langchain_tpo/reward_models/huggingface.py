@@ -62,6 +62,7 @@ class HuggingFaceRewardModel(CheckpointRewardModel):
         max_length: int | None = None,
         chat_template: str | None = None,
         label_index: int | None = None,
+        label_weights: dict[str | int, float] | None = None,
         tokenizer_kwargs: dict[str, Any] | None = None,
         **model_kwargs: Any,
     ) -> HuggingFaceRewardModel:
@@ -78,6 +79,8 @@ class HuggingFaceRewardModel(CheckpointRewardModel):
             max_length: Most tokens per scored sequence; by default the context length.
             chat_template: A Jinja chat template, for tokenizers that lack one.
             label_index: Output column holding the reward, for checkpoints with several labels.
+            label_weights: For checkpoints with several labels, the reward is the weighted sum
+                of these columns (by label name or index), each kept as a component.
             tokenizer_kwargs: Extra arguments of `AutoTokenizer.from_pretrained`.
             **model_kwargs: Extra arguments of `AutoModelForSequenceClassification.from_pretrained`.
 
@@ -86,8 +89,8 @@ class HuggingFaceRewardModel(CheckpointRewardModel):
 
         Raises:
             ImportError: torch or transformers is missing.
-            ValueError: The checkpoint has several labels and no `label_index`, or there is no
-                chat template.
+            ValueError: The checkpoint has several labels and neither `label_index` nor
+                `label_weights`, or there is no chat template.
         """
         require(("torch", "transformers"), "HuggingFaceRewardModel", "hf")
         import torch
@@ -101,6 +104,7 @@ class HuggingFaceRewardModel(CheckpointRewardModel):
             label_index=label_index,
             chat_template=chat_template,
             max_length=max_length,
+            label_weights=label_weights,
         )
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -120,23 +124,24 @@ class HuggingFaceRewardModel(CheckpointRewardModel):
             max_length=max_length,
             chat_template=chat_template,
             label_index=label_index,
+            label_weights=label_weights,
         )
 
     def _score(self, pairs: Sequence[Pair]) -> Sequence[float | Reward]:
         encoded = self._encode(pairs)
         # Longest first: each batch pads its sequences to similar lengths.
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i].input_ids))
-        scores = [0.0] * len(encoded)
+        rows: list[list[float]] = [[] for _ in encoded]
         with self._lock:
             for start in range(0, len(order), self.batch_size):
                 batch = order[start : start + self.batch_size]
                 values = self._forward([encoded[i].input_ids for i in batch])
                 for i, value in zip(batch, values, strict=True):
-                    scores[i] = value
-        return scores
+                    rows[i] = value
+        return self._rewards(rows)
 
-    def _forward(self, sequences: list[list[int]]) -> list[float]:
-        """Raw reward logits of token sequences, pooled at each one's last real token."""
+    def _forward(self, sequences: list[list[int]]) -> list[list[float]]:
+        """Raw logits (every label) of token sequences, pooled at each one's last real token."""
         import torch
 
         width = max(len(seq) for seq in sequences)
@@ -161,4 +166,4 @@ class HuggingFaceRewardModel(CheckpointRewardModel):
                 logits = head(hidden[torch.arange(len(sequences), device=device), last])
             else:
                 logits = self.model(input_ids=ids, attention_mask=mask).logits
-        return [float(x) for x in logits[:, self._label].float().cpu().tolist()]
+        return [[float(x) for x in row] for row in logits.float().cpu().tolist()]

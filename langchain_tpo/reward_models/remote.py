@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
 from langchain_tpo._redact import redact_text, redact_url
-from langchain_tpo.reward_models._checkpoint import default_max_length, require
+from langchain_tpo.reward_models._checkpoint import default_max_length, require, reward_columns
 from langchain_tpo.reward_models.base import Pair, Reward, RewardModel, RewardModelError
 from langchain_tpo.reward_models.formatting import RewardInputFormatter, count_truncated
 
@@ -64,8 +64,13 @@ class RemoteRewardModel(RewardModel):
     max_length: int | None = None
     """Most tokens per scored sequence; by default the tokenizer's limit (keep it within the
     server's `--max-model-len`)."""
-    label_index: int = 0
-    """Output column holding the reward, for checkpoints with several labels."""
+    label_index: int | None = None
+    """Output column holding the reward, for checkpoints with several labels (column 0 when
+    nothing else says)."""
+    label_weights: dict[str | int, float] | None = None
+    """Add several output columns up with these weights (labels by name need the checkpoint's
+    config next to its tokenizer); each column's raw score is kept as a component. By default,
+    the weights the checkpoint's config declares (`reward_label_weights`), if it can be read."""
     api_key: SecretStr | None = None
     """Sent as a bearer token when the server was started with `--api-key` (a `SecretStr`:
     `repr` and `to_json` do not show it)."""
@@ -81,6 +86,8 @@ class RemoteRewardModel(RewardModel):
     """How many pairs were truncated to `max_length` so far."""
 
     _formatter: RewardInputFormatter | None = PrivateAttr(default=None)
+    _columns: list[tuple[str, int, float]] | None = PrivateAttr(default=None)
+    _label: int = PrivateAttr(default=0)
 
     def __init__(self, base_url: str | None = None, **kwargs: Any) -> None:
         """Create from the server's address, positionally or as `base_url=`."""
@@ -111,8 +118,32 @@ class RemoteRewardModel(RewardModel):
         return redact_url(self.url)
 
     def check_tokenizer(self) -> None:
-        """Load the tokenizer now, so a wrong name fails before any request is made."""
+        """Load the tokenizer (and the labels) now, so a wrong name fails before any request."""
         self._get_formatter()
+        self._get_columns()
+
+    def _get_columns(self) -> list[tuple[str, int, float]]:
+        """The weighted columns, or [] when the reward is one column."""
+        if self._columns is None:
+            source = self.tokenizer if isinstance(self.tokenizer, str) else self.model
+            config = _local_config(source)
+            if config is None:
+                named = [k for k in self.label_weights or {} if not isinstance(k, int)]
+                if named:
+                    msg = (
+                        f"{self.get_name()}: label_weights names labels {named}, but the "
+                        f"checkpoint's config could not be read from {source!r}; give columns "
+                        "by number instead."
+                    )
+                    raise ValueError(msg)
+                weights = self.label_weights or {}
+                self._columns = [(str(k), int(k), float(w)) for k, w in weights.items()]
+                self._label = self.label_index or 0
+            else:
+                self._label, self._columns = reward_columns(
+                    config, self.label_index, self.label_weights, self.get_name()
+                )
+        return self._columns
 
     def _get_formatter(self) -> RewardInputFormatter:
         if self._formatter is None:
@@ -197,7 +228,7 @@ class RemoteRewardModel(RewardModel):
         error.is_retryable = True
         return error
 
-    def _parse(self, response: Any, expected: int) -> list[float]:
+    def _parse(self, response: Any, expected: int) -> list[float | Reward]:
         if response.status_code != 200:
             msg = (
                 f"{self.get_name()}: {self.shown_url} answered HTTP {response.status_code} "
@@ -207,10 +238,16 @@ class RemoteRewardModel(RewardModel):
         try:
             items = sorted(response.json()["data"], key=lambda item: item["index"])
             key = "probs" if self.endpoint == "classify" else "data"
-            rows = [item[key] for item in items]
-            scores = [
-                float(row[self.label_index] if isinstance(row, list) else row) for row in rows
-            ]
+            rows = [item[key] if isinstance(item[key], list) else [item[key]] for item in items]
+            columns = self._get_columns()
+            scores: list[float | Reward] = []
+            for row in rows:
+                if not columns:
+                    scores.append(float(row[self._label]))
+                    continue
+                parts = {label: float(row[column]) for label, column, _ in columns}
+                total = sum(weight * float(row[column]) for _, column, weight in columns)
+                scores.append(Reward(total, None, parts))
         except (ValueError, KeyError, TypeError, IndexError) as error:
             msg = (
                 f"{self.get_name()}: unexpected answer from {self.shown_url} ({error!r}): "
@@ -224,6 +261,16 @@ class RemoteRewardModel(RewardModel):
             )
             raise RewardServerError(msg)
         return scores
+
+
+def _local_config(source: str) -> Any:
+    """The checkpoint's config when it can be read offline (a local directory), else None."""
+    try:
+        from transformers import AutoConfig
+
+        return AutoConfig.from_pretrained(source, local_files_only=True)
+    except (ImportError, OSError, ValueError):
+        return None
 
 
 def _split_query(url: str) -> tuple[str, str]:

@@ -67,6 +67,7 @@ class VLLMRewardModel(CheckpointRewardModel):
         max_length: int | None = None,
         chat_template: str | None = None,
         label_index: int | None = None,
+        label_weights: dict[str | int, float] | None = None,
         tokenizer_kwargs: dict[str, Any] | None = None,
         **engine_kwargs: Any,
     ) -> VLLMRewardModel:
@@ -79,6 +80,8 @@ class VLLMRewardModel(CheckpointRewardModel):
                 unless that is given.
             chat_template: A Jinja chat template, for tokenizers that lack one.
             label_index: Output column holding the reward, for checkpoints with several labels.
+            label_weights: For checkpoints with several labels, the reward is the weighted sum
+                of these columns (by label name or index), each kept as a component.
             tokenizer_kwargs: Extra arguments of `AutoTokenizer.from_pretrained`.
             **engine_kwargs: Arguments of `vllm.LLM` (`dtype`, `gpu_memory_utilization`,
                 `max_model_len`, `tensor_parallel_size`...).
@@ -88,8 +91,8 @@ class VLLMRewardModel(CheckpointRewardModel):
 
         Raises:
             ImportError: vLLM is missing.
-            ValueError: The checkpoint has several labels and no `label_index`, or there is no
-                chat template.
+            ValueError: The checkpoint has several labels and neither `label_index` nor
+                `label_weights`, or there is no chat template.
         """
         require(("vllm", "transformers"), "VLLMRewardModel", "vllm")
         from vllm import LLM
@@ -102,6 +105,7 @@ class VLLMRewardModel(CheckpointRewardModel):
             label_index=label_index,
             chat_template=chat_template,
             max_length=max_length,
+            label_weights=label_weights,
         )
 
         if max_length is not None:
@@ -115,6 +119,7 @@ class VLLMRewardModel(CheckpointRewardModel):
             max_length=max_length,
             chat_template=chat_template,
             label_index=label_index,
+            label_weights=label_weights,
         )
         # Shut down at interpreter exit too, so a script that never calls close() ends cleanly.
         reward._ownership = EngineOwnership(lambda: shutdown_llm(llm))
@@ -141,4 +146,4 @@ class VLLMRewardModel(CheckpointRewardModel):
                 pooling_task="classify",
                 use_tqdm=False,
             )
-        return [float(out.outputs.data[self._label]) for out in outputs]
+        return self._rewards([list(map(float, out.outputs.data)) for out in outputs])

@@ -42,6 +42,28 @@ def test_run_prints_answer_and_trajectory(capsys: pytest.CaptureFixture[str]) ->
     assert "best so far" in err
 
 
+def test_run_shows_the_parts_of_a_combined_reward(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from langchain_tpo.reward_models import CombinedReward
+
+    reward = CombinedReward(
+        components={
+            "helpfulness": FunctionReward(lambda q, r: float(len(r))),
+            "harmlessness": FunctionReward(lambda q, r: -1.0),
+        },
+        weights={"harmlessness": 0.5},
+    )
+    monkeypatch.setattr(models, "load_reward", lambda args, policy: reward)
+    assert main(["run", "q", "-n", "2", "-d", "1", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "reward parts (raw, before their weights): helpfulness +" in out
+    assert "· harmlessness -1.000" in out
+    assert main(["run", "q", "-n", "2", "-d", "1", "-q", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert all(c["components"]["harmlessness"] == -1.0 for c in result["candidates"])
+
+
 def test_run_json_is_the_whole_result(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "q", "-n", "2", "-d", "1", "--json", "--quiet"]) == 0
     out, err = capsys.readouterr()

@@ -212,3 +212,41 @@ def test_empty_key_sends_no_header() -> None:
     stub = Stub()
     make(stub, api_key="").score([("q", "r")])
     assert "authorization" not in stub.requests[0].headers
+
+
+def two_heads(request: httpx.Request) -> httpx.Response:
+    body = json.loads(request.content)
+    data = [{"index": i, "probs": [float(len(ids)), -1.0]} for i, ids in enumerate(body["input"])]
+    return httpx.Response(200, json={"data": data})
+
+
+def test_label_weights_add_the_served_columns_and_keep_each() -> None:
+    reward = make(two_heads, label_weights={0: 1.0, 1: 3.0})
+    (got,) = reward.evaluate([("q", "answer")])
+    length = expected_length("q", "answer")
+    assert got.score == length - 3.0
+    assert got.components == {"0": length, "1": -1.0}
+    with pytest.raises(ValueError, match="give columns by number"):
+        make(two_heads, label_weights={"helpfulness": 1.0}).score([("q", "a")])
+
+
+def test_weights_the_checkpoint_declares_are_read_from_its_local_config(tmp_path: Any) -> None:
+    transformers = pytest.importorskip("transformers")
+    config = transformers.LlamaConfig(
+        num_labels=2,
+        id2label={0: "helpfulness", 1: "harmlessness"},
+        label2id={"helpfulness": 0, "harmlessness": 1},
+    )
+    config.reward_label_weights = {"helpfulness": 1.0, "harmlessness": 0.5}
+    config.save_pretrained(tmp_path)
+    reward = RemoteRewardModel(
+        "http://rm.test/v1",
+        model=str(tmp_path),
+        tokenizer=CharTokenizer(),
+        retry_backoff=0.0,
+        client_kwargs={"transport": httpx.MockTransport(two_heads)},
+    )
+    (got,) = reward.evaluate([("q", "answer")])
+    length = expected_length("q", "answer")
+    assert got.components == {"helpfulness": length, "harmlessness": -1.0}
+    assert got.score == length - 0.5

@@ -1,0 +1,95 @@
+"""CombinedReward: weighted components, each one's raw score kept, clear errors."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from langchain_tpo import TPOChain, TPOConfig
+from langchain_tpo.reward_models import CombinedReward, FunctionReward, Reward, RewardModelError
+from langchain_tpo.testing import ScriptedChatModel
+
+
+def helpful(query: str, response: str) -> float:
+    return float(len(response.split()))
+
+
+def safe(query: str, response: str) -> Reward:
+    return Reward(
+        -10.0 if "poison" in response else 1.0, "mentions poison" if "poison" in response else None
+    )
+
+
+def combined(**weights: float) -> CombinedReward:
+    return CombinedReward(
+        components={"helpfulness": FunctionReward(helpful), "safety": FunctionReward(safe)},
+        weights=weights,
+    )
+
+
+def test_score_is_the_weighted_sum_and_every_part_is_kept() -> None:
+    reward = combined(helpfulness=1.0, safety=0.5)
+    rewards = reward.evaluate([("q", "a b c"), ("q", "use poison now")])
+    assert [r.score for r in rewards] == [3.0 + 0.5, 3.0 - 5.0]
+    assert rewards[0].components == {"helpfulness": 3.0, "safety": 1.0}
+    assert rewards[1].components == {"helpfulness": 3.0, "safety": -10.0}
+    assert rewards[1].feedback == "safety: mentions poison"
+    assert rewards[0].feedback is None
+
+
+def test_a_component_without_a_weight_counts_once() -> None:
+    assert combined(safety=2.0).score([("q", "a b")]) == [2.0 + 2.0]
+
+
+async def test_async_scores_the_components_concurrently() -> None:
+    started: list[str] = []
+    release = asyncio.Event()
+
+    class Slow(FunctionReward):
+        async def _ascore(self, pairs: Any) -> Any:
+            started.append(self.name or "")
+            if len(started) == 2:
+                release.set()
+            await asyncio.wait_for(release.wait(), 5)  # both must be waiting at once
+            return self._score(pairs)
+
+    reward = CombinedReward(
+        components={"a": Slow(helpful, name="a"), "b": Slow(helpful, name="b")},
+        weights={"a": 1.0, "b": -1.0},
+    )
+    assert await reward.ascore([("q", "one two")]) == [0.0]
+    assert sorted(started) == ["a", "b"]
+
+
+def test_weights_for_unknown_components_and_empty_components_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"weights given for \['kindness'\].*helpfulness"):
+        combined(kindness=1.0)
+    with pytest.raises(ValueError, match="at least one component"):
+        CombinedReward(components={})
+    with pytest.raises(ValueError, match="'safety' must be a finite number"):
+        combined(safety=float("inf"))
+
+
+def test_a_failing_component_is_named() -> None:
+    reward = CombinedReward(components={"broken": FunctionReward(lambda q, r: float("nan"))})
+    with pytest.raises(RewardModelError, match="returned nan"):
+        reward.score([("q", "r")])
+
+
+def test_tpo_candidates_carry_the_components_of_their_reward() -> None:
+    policy = ScriptedChatModel(responder=lambda messages, i: "answer " * (i + 1))
+    chain = TPOChain(
+        policy=policy,
+        reward=combined(helpfulness=1.0, safety=0.5),
+        config=TPOConfig(num_samples=2, max_iterations=1),
+    )
+    result = chain.invoke("How do I boil an egg?")
+    assert result.candidates
+    for candidate in result.candidates:
+        assert candidate.components is not None
+        assert set(candidate.components) == {"helpfulness", "safety"}
+        parts = candidate.components
+        assert candidate.score == pytest.approx(parts["helpfulness"] + 0.5 * parts["safety"])
+    assert "components" in result.model_dump_json()
