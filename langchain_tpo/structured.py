@@ -39,6 +39,7 @@ METHODS: tuple[Method, ...] = ("json_schema", "function_calling", "json_mode")
 _VLLM_STYLE = frozenset({"ChatVLLM"})
 _OPENAI_STYLE = frozenset({"BaseChatOpenAI", "ScriptedChatModel"})
 
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _FENCED_JSON = re.compile(r"^```(?:json|JSON)?\s*\n?(.*?)\n?\s*```$", re.DOTALL)
 
 
@@ -82,7 +83,8 @@ class AnswerSchema:
     json_schema: dict[str, Any] = field(init=False, repr=False, compare=False)
     """The schema as JSON schema."""
     name: str = field(init=False, repr=False, compare=False)
-    """The schema's name (a pydantic model's class name, a JSON schema's title)."""
+    """The schema's name (a pydantic model's class name, a JSON schema's title), as OpenAI-style
+    schema and tool names allow it."""
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -108,7 +110,8 @@ class AnswerSchema:
             )
             raise ValueError(msg) from e
         object.__setattr__(self, "json_schema", schema)
-        object.__setattr__(self, "name", str(name))
+        # OpenAI-style schema and tool names are letters, digits, "_" and "-", at most 64.
+        object.__setattr__(self, "name", _NAME_UNSAFE.sub("_", str(name))[:64] or "answer")
 
     @classmethod
     def of(cls, value: Any) -> AnswerSchema | None:

@@ -79,6 +79,14 @@ def test_every_schema_kind_validates_and_rejects(schema: Any) -> None:
             spec.validate(bad)
 
 
+def test_the_name_sent_is_one_servers_accept() -> None:
+    spec = AnswerSchema({"title": "A person (short)", "type": "object", "properties": {}})
+    assert spec.name == "A_person__short_"
+    assert spec.request_kwargs(ScriptedChatModel())[0]["response_format"]["json_schema"][
+        "name"
+    ] == ("A_person__short_")
+
+
 def test_a_bad_schema_or_method_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="method must be one of"):
         AnswerSchema(Person, method="xml")  # type: ignore[arg-type]
