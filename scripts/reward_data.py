@@ -1,9 +1,9 @@
-"""The rows, the split and the preference pairs the default reward model is trained on.
+"""HH-RLHF rows, their fixed split, and the preference pairs built on them.
 
 Everything here is plain Python (no model, no numpy), so the data can be built and checked in
 unit tests. The split is fixed by row id: HH-RLHF rows whose id number is divisible by 5 are
-held out. Training pairs only ever use training rows (their dialogue, their answers, the
-policy's outputs on them); evaluation pairs only ever use held-out rows.
+held out. Training pairs only ever use training rows (their dialogue and answers); evaluation
+pairs only ever use held-out rows. `Pair` is the one preference type every source builds.
 """
 
 from __future__ import annotations
@@ -103,67 +103,20 @@ def hh_pairs(rows: Iterable[Row]) -> list[Pair]:
     ]
 
 
-@dataclass(frozen=True)
-class PolicyOutputs:
-    """What the default policy wrote for one row (see `scripts/reward_policy_outputs.py`)."""
-
-    row_id: str
-    answers: tuple[str, ...]
-    """Its plain answers to the dialogue that the published rule calls answers (or refusals)."""
-    scaffolded_rewrites: tuple[str, ...]
-    """Its rewrites (as TPO extracts them) that the published rule calls scaffolding."""
-    scaffolded_notes: tuple[str, ...]
-    """Its critiques and suggestion lists that the published rule calls scaffolding."""
-
-    @property
-    def non_answers(self) -> tuple[str, ...]:
-        """Every scaffolded text, rewrites first."""
-        return (*self.scaffolded_rewrites, *self.scaffolded_notes)
-
-
-def read_policy_outputs(path: Path) -> dict[str, PolicyOutputs]:
-    """The policy outputs file, by row id, sorted into answers and scaffolding."""
-    from langchain_tpo.answer_kinds import answer_kind
-
-    outputs: dict[str, PolicyOutputs] = {}
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            record = json.loads(line)
-            answers = tuple(
-                t.strip() for t in record["answers"] if answer_kind(t) in ("answer", "refusal")
-            )
-            rewrites = _scaffolded(record["rewrites"])
-            notes = _scaffolded([record["critique"], record["suggestion"]])
-            outputs[record["id"]] = PolicyOutputs(record["id"], answers, rewrites, notes)
-    return outputs
-
-
-def _scaffolded(texts: Iterable[str]) -> tuple[str, ...]:
-    from langchain_tpo.answer_kinds import is_scaffolding
-
-    return tuple(dict.fromkeys(t.strip() for t in texts if is_scaffolding(t)))
-
-
 def _positive(row: Row) -> str:
     return str(row["chosen"]).strip()
 
 
 def non_answer_pairs(
-    rows: Sequence[Row],
-    families: Sequence[str],
-    per_row: int,
-    seed: int,
-    policy: dict[str, PolicyOutputs] | None = None,
+    rows: Sequence[Row], families: Sequence[str], per_row: int, seed: int
 ) -> list[Pair]:
     """(row's chosen answer) over (a non-answer in the same dialogue), `per_row` per row.
 
-    Each row draws `per_row` distinct template families from `families` (seeded); off-topic
-    answers are taken from the other rows of `rows` only, so training and held-out texts never
-    mix. Rows with policy outputs additionally pair each of the policy's scaffolded texts
-    against the chosen answer and against the policy's own plain answers (family `policy`).
+    Each row draws `per_row` distinct families from `families` (seeded); off-topic answers are
+    taken from the other rows of `rows` only, so training and held-out texts never mix.
     """
     rng = random.Random(seed)
-    templated = [f for f in families if f != negatives.POLICY]
+    templated = list(families)
     donors = [r for r in rows if negatives.usable_off_topic(_positive(r))]
     pairs: list[Pair] = []
     for row in rows:
@@ -176,29 +129,12 @@ def non_answer_pairs(
             else:
                 text = negatives.generate(family, query, chosen, rng)
             pairs.append(Pair(row["id"], row["context"], chosen, text, family))
-        if policy is not None and negatives.POLICY in families and row["id"] in policy:
-            outputs = policy[row["id"]]
-            for text in outputs.non_answers:
-                for positive in (chosen, *outputs.answers[:1]):
-                    pairs.append(Pair(row["id"], row["context"], positive, text, negatives.POLICY))
     return pairs
 
 
 def family_pairs(rows: Sequence[Row], family: str, seed: int) -> list[Pair]:
     """One (chosen answer, non-answer of `family`) pair per row: the evaluation sets."""
     return non_answer_pairs(rows, [family], per_row=1, seed=seed)
-
-
-def policy_check_pairs(rows: Sequence[Row], policy: dict[str, PolicyOutputs]) -> list[Pair]:
-    """Per row: the policy's own plain answer over each of its own scaffolded rewrites."""
-    pairs = []
-    for row in rows:
-        outputs = policy.get(row["id"])
-        if outputs is None or not outputs.answers:
-            continue
-        for text in outputs.scaffolded_rewrites:
-            pairs.append(Pair(row["id"], row["context"], outputs.answers[0], text, "policy"))
-    return pairs
 
 
 def fixed_text_pairs(rows: Sequence[Row], text: str, kind: str) -> list[Pair]:

@@ -105,9 +105,12 @@ def everyday_pairs(data: EverydaySet) -> dict[str, list[EverydayPair]]:
     for family, templates in data.families.items():
         pairs[family] = [
             EverydayPair(
-                row["id"], row["question"], row["answer"], non_answer(rows, i, family, templates),
+                row["id"],
+                row["question"],
+                row["answer"],
+                non_answer(rows, i, family, templates),
                 family,
-            )  # fmt: skip
+            )
             for i, row in enumerate(rows)
         ]
     n = len(rows)
@@ -115,9 +118,12 @@ def everyday_pairs(data: EverydaySet) -> dict[str, list[EverydayPair]]:
         offset = RELEVANCE_OFFSET % n or 1
         pairs[RELEVANCE] = [
             EverydayPair(
-                row["id"], row["question"], row["answer"], rows[(i + offset) % n]["answer"],
+                row["id"],
+                row["question"],
+                row["answer"],
+                rows[(i + offset) % n]["answer"],
                 RELEVANCE,
-            )  # fmt: skip
+            )
             for i, row in enumerate(rows)
         ]
     return pairs

@@ -254,7 +254,11 @@ class VLLMFeatureExtractor:
         }
         start, pending = time.perf_counter(), list(todo.items())
         for begin in range(0, len(pending), 256):
-            chunk = pending[begin : begin + 256]
+            # Another process sharing the cache may have done some of them meanwhile.
+            chunk = [(k, item) for k, item in pending[begin : begin + 256]
+                     if not (self.cache / "final" / f"{k}.npy").is_file()]  # fmt: skip
+            if not chunk:
+                continue
             prompts = [TokensPrompt(prompt_token_ids=self.token_ids(item)) for _, item in chunk]
             outputs = self._engine().embed(prompts, use_tqdm=False)
             for (key, _), out in zip(chunk, outputs, strict=True):

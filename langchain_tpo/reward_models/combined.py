@@ -1,24 +1,26 @@
-"""CombinedReward: several reward models added up with weights, each one's score kept."""
+"""CombinedReward: several reward models combined into one reward, each one's score kept."""
 
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from langchain_tpo.reward_models.base import Pair, Reward, RewardModel
+from langchain_tpo.reward_models.combination import Combination
 
 
 class CombinedReward(RewardModel):
-    """A weighted sum of reward models, such as a helpfulness and a safety reward.
+    """Reward models combined into one, such as a helpfulness and a safety reward.
 
-    Each component scores the same pairs; the reward is `sum(weight * score)`, and every
-    component's raw score is kept in the result (`Reward.components`, and each TPO
-    candidate's `components`), so a reader sees why a response won. Feedback text of the
-    components is joined, labelled by component. Async scoring runs the components
+    Each component scores the same pairs; the reward is `sum(weight * score)`, or, with a
+    `gate`, Llama 2's split made smooth: a gate component (say, a classifier of unsafe
+    requests, as a logit) moves the reward from `weights` to `gated_weights` (see
+    `Combination`). Every component's raw score is kept in the result (`Reward.components`,
+    and each TPO candidate's `components`), so a reader sees why a response won. Feedback text
+    of the components is joined, labelled by component. Async scoring runs the components
     concurrently.
 
     Raw rewards of different models live on different scales: choose the weights on data you
@@ -41,31 +43,57 @@ class CombinedReward(RewardModel):
     """
 
     components: dict[str, RewardModel]
-    """The reward models to add up, by the name their scores are reported under."""
+    """The reward models to combine, by the name their scores are reported under."""
     weights: dict[str, float] = Field(default_factory=dict)
-    """Weight of each component; a component without one counts once (weight 1)."""
+    """Weight of each component; with neither weights nor a gate, every component counts
+    once."""
+    gate: str | None = None
+    """A component whose score (a logit) moves the reward from `weights` to `gated_weights`."""
+    gate_bias: float = 0.0
+    """Added to the gate's score before its sigmoid."""
+    gated_weights: dict[str, float] = Field(default_factory=dict)
+    """Weight of each component when the gate is fully on."""
+
+    _rule: Combination = PrivateAttr()
 
     @model_validator(mode="after")
     def _check(self) -> Self:
         if not self.components:
             msg = "CombinedReward needs at least one component reward model."
             raise ValueError(msg)
-        unknown = sorted(set(self.weights) - set(self.components))
+        weights = self.weights
+        if not weights and self.gate is None:
+            weights = dict.fromkeys(self.components, 1.0)
+        try:
+            self._rule = Combination(
+                weights=weights,
+                gate=self.gate,
+                gate_bias=self.gate_bias,
+                gated_weights=self.gated_weights,
+            )
+        except ValueError as error:
+            msg = f"CombinedReward: {error}"
+            raise ValueError(msg) from None
+        unknown = [name for name in self._rule.parts if name not in self.components]
         if unknown:
             msg = (
-                f"CombinedReward: weights given for {unknown}, which are not components "
+                f"CombinedReward: {unknown} named in the weights or gate are not components "
                 f"(the components are {sorted(self.components)})."
             )
             raise ValueError(msg)
-        for name, weight in self.weights.items():
-            if isinstance(weight, bool) or not math.isfinite(weight):
-                msg = f"CombinedReward: the weight of {name!r} must be a finite number."
-                raise ValueError(msg)
+        unused = [name for name in self.components if name not in self._rule.parts]
+        if unused:
+            msg = (
+                f"CombinedReward: components {unused} have no weight and are not the gate; "
+                "give them a weight (0 to only report them) or remove them."
+            )
+            raise ValueError(msg)
         return self
 
-    def weight(self, name: str) -> float:
-        """The weight of one component."""
-        return float(self.weights.get(name, 1.0))
+    @property
+    def combination(self) -> Combination:
+        """The rule that turns the components' scores into the reward."""
+        return self._rule
 
     def _score(self, pairs: Sequence[Pair]) -> Sequence[float | Reward]:
         return self._combine({name: rm.evaluate(pairs) for name, rm in self.components.items()})
@@ -80,7 +108,7 @@ class CombinedReward(RewardModel):
         combined = []
         for i in range(count):
             parts = {name: rewards[i].score for name, rewards in scored.items()}
-            total = sum(self.weight(name) * score for name, score in parts.items())
+            total = self._rule(parts)
             notes = [
                 f"{name}: {rewards[i].feedback}"
                 for name, rewards in scored.items()

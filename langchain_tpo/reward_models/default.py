@@ -22,8 +22,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-from langchain_tpo.reward_models._checkpoint import DECLARED_WEIGHTS
+from langchain_tpo.reward_models._checkpoint import DECLARED_COMBINATION
 from langchain_tpo.reward_models.base import RewardModel
+from langchain_tpo.reward_models.combination import Combination
 
 __all__ = [
     "build_reward_checkpoint",
@@ -127,9 +128,9 @@ def build_reward_checkpoint(base_dir: Path, head_file: Path, target: Path) -> Pa
     Args:
         base_dir: A Llama-family causal LM directory with one `model.safetensors`.
         head_file: A safetensors file with `score.weight` of shape `[labels, hidden_size]`
-            (with more than one row, the metadata's `label_weights`, a JSON object of label
-            name -> weight in row order, names the rows and becomes the checkpoint's declared
-            `reward_label_weights`) and, optionally, low-rank updates of some base weights:
+            (metadata `labels`, a JSON list, names the rows, and `combination`, a JSON
+            `Combination`, becomes the checkpoint's declared `reward_combination`) and,
+            optionally, low-rank updates of some base weights:
             `lora_a.<name>` `[r, in]` and `lora_b.<name>` `[out, r]` for base weight `<name>`,
             merged as `W + lora_scale * B @ A` (`lora_scale` in the file's metadata).
         target: The directory to create; left alone when it is already complete.
@@ -151,7 +152,7 @@ def build_reward_checkpoint(base_dir: Path, head_file: Path, target: Path) -> Pa
         try:
             # Shard names, not model.safetensors: loaders read a lone model.safetensors and
             # would never look at the index, hence at the head.
-            score, updates, scale, labels = _read_head_file(head_file)
+            score, updates, scale, labels, rule = _read_head_file(head_file)
             if updates:
                 _merge_updates(base_dir / "model.safetensors", updates, scale, tmp / _BODY_FILE)
             else:
@@ -169,7 +170,7 @@ def build_reward_checkpoint(base_dir: Path, head_file: Path, target: Path) -> Pa
                 if (base_dir / name).is_file():
                     shutil.copyfile(base_dir / name, tmp / name)
             config = json.loads((base_dir / "config.json").read_text(encoding="utf-8"))
-            names = list(labels) if labels else ["reward"]
+            names = labels or ["reward"]
             if len(names) != score.shape[0]:
                 msg = f"{head_file}: {score.shape[0]} score rows but labels {names}."
                 raise ValueError(msg)
@@ -180,8 +181,8 @@ def build_reward_checkpoint(base_dir: Path, head_file: Path, target: Path) -> Pa
                 label2id={name: i for i, name in enumerate(names)},
                 tie_word_embeddings=False,  # no output embedding in a classifier
             )
-            if labels:
-                config[DECLARED_WEIGHTS] = labels
+            if rule is not None:
+                config[DECLARED_COMBINATION] = rule
             _write_json(tmp / "config.json", config)
             _write_json(
                 tmp / _MARKER_FILE,
@@ -197,11 +198,12 @@ def build_reward_checkpoint(base_dir: Path, head_file: Path, target: Path) -> Pa
 
 def _read_head_file(
     head_file: Path,
-) -> tuple[Any, dict[str, tuple[Any, Any]], float, dict[str, float]]:
-    """The score rows, the (A, B) pairs by base weight name, their scale, and the labels.
+) -> tuple[Any, dict[str, tuple[Any, Any]], float, list[str], dict[str, Any] | None]:
+    """The score rows, the (A, B) pairs by base weight name, their scale, the labels and the
+    combination the checkpoint declares.
 
-    The labels (metadata `label_weights`, a JSON object: label name -> weight, in row order)
-    name the score rows and are the weights the checkpoint declares; none for a one-row head.
+    Metadata `labels` (a JSON list) names the score rows in order; `combination` (a JSON
+    `Combination`) says how to read them. A one-row head may have neither.
     """
     from safetensors import safe_open
 
@@ -210,10 +212,11 @@ def _read_head_file(
         updates = {n: (f.get_tensor(f"lora_a.{n}"), f.get_tensor(f"lora_b.{n}")) for n in names}
         metadata = f.metadata() or {}
         scale = float(metadata.get("lora_scale", "1.0"))
-        labels = {
-            str(k): float(v) for k, v in json.loads(metadata.get("label_weights", "{}")).items()
-        }
-        return f.get_tensor("score.weight"), updates, scale, labels
+        labels = [str(label) for label in json.loads(metadata.get("labels", "[]"))]
+        rule = None
+        if "combination" in metadata:
+            rule = Combination.model_validate_json(metadata["combination"]).model_dump()
+        return f.get_tensor("score.weight"), updates, scale, labels, rule
 
 
 def _merge_updates(

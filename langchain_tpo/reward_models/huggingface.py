@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -14,6 +14,7 @@ from langchain_tpo.reward_models.checkpoint_reward import (
     CheckpointRewardModel,
     load_checked_tokenizer,
 )
+from langchain_tpo.reward_models.combination import Combination
 
 
 class HuggingFaceRewardModel(CheckpointRewardModel):
@@ -62,7 +63,7 @@ class HuggingFaceRewardModel(CheckpointRewardModel):
         max_length: int | None = None,
         chat_template: str | None = None,
         label_index: int | None = None,
-        label_weights: dict[str | int, float] | None = None,
+        combination: Combination | Mapping[str, float] | None = None,
         tokenizer_kwargs: dict[str, Any] | None = None,
         **model_kwargs: Any,
     ) -> HuggingFaceRewardModel:
@@ -79,8 +80,9 @@ class HuggingFaceRewardModel(CheckpointRewardModel):
             max_length: Most tokens per scored sequence; by default the context length.
             chat_template: A Jinja chat template, for tokenizers that lack one.
             label_index: Output column holding the reward, for checkpoints with several labels.
-            label_weights: For checkpoints with several labels, the reward is the weighted sum
-                of these columns (by label name or index), each kept as a component.
+            combination: For checkpoints with several labels, how to combine them (a
+                `Combination`, or `{label: weight}` for a weighted sum); by default the one
+                the checkpoint declares, if any. Each label's raw score is kept.
             tokenizer_kwargs: Extra arguments of `AutoTokenizer.from_pretrained`.
             **model_kwargs: Extra arguments of `AutoModelForSequenceClassification.from_pretrained`.
 
@@ -89,8 +91,8 @@ class HuggingFaceRewardModel(CheckpointRewardModel):
 
         Raises:
             ImportError: torch or transformers is missing.
-            ValueError: The checkpoint has several labels and neither `label_index` nor
-                `label_weights`, or there is no chat template.
+            ValueError: The checkpoint has several labels and no `label_index` or combination
+                (given or declared), or there is no chat template.
         """
         require(("torch", "transformers"), "HuggingFaceRewardModel", "hf")
         import torch
@@ -104,7 +106,7 @@ class HuggingFaceRewardModel(CheckpointRewardModel):
             label_index=label_index,
             chat_template=chat_template,
             max_length=max_length,
-            label_weights=label_weights,
+            combination=combination,
         )
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -124,7 +126,7 @@ class HuggingFaceRewardModel(CheckpointRewardModel):
             max_length=max_length,
             chat_template=chat_template,
             label_index=label_index,
-            label_weights=label_weights,
+            combination=None if combination is None else Combination.of(combination),
         )
 
     def _score(self, pairs: Sequence[Pair]) -> Sequence[float | Reward]:

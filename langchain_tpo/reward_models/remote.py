@@ -12,6 +12,8 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 from langchain_tpo._redact import redact_text, redact_url
 from langchain_tpo.reward_models._checkpoint import default_max_length, require, reward_columns
 from langchain_tpo.reward_models.base import Pair, Reward, RewardModel, RewardModelError
+from langchain_tpo.reward_models.checkpoint_reward import rewards_of_rows
+from langchain_tpo.reward_models.combination import Combination
 from langchain_tpo.reward_models.formatting import RewardInputFormatter, count_truncated
 
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
@@ -67,10 +69,11 @@ class RemoteRewardModel(RewardModel):
     label_index: int | None = None
     """Output column holding the reward, for checkpoints with several labels (column 0 when
     nothing else says)."""
-    label_weights: dict[str | int, float] | None = None
-    """Add several output columns up with these weights (labels by name need the checkpoint's
-    config next to its tokenizer); each column's raw score is kept as a component. By default,
-    the weights the checkpoint's config declares (`reward_label_weights`), if it can be read."""
+    combination: Combination | None = None
+    """Read several output columns as a `Combination` (labels by name need the checkpoint's
+    config next to its tokenizer; columns by number do not); each column's raw score is kept
+    as a component. By default, the combination the checkpoint's config declares
+    (`reward_combination`), when that config can be read locally."""
     api_key: SecretStr | None = None
     """Sent as a bearer token when the server was started with `--api-key` (a `SecretStr`:
     `repr` and `to_json` do not show it)."""
@@ -86,7 +89,8 @@ class RemoteRewardModel(RewardModel):
     """How many pairs were truncated to `max_length` so far."""
 
     _formatter: RewardInputFormatter | None = PrivateAttr(default=None)
-    _columns: list[tuple[str, int, float]] | None = PrivateAttr(default=None)
+    _columns: dict[str, int] | None = PrivateAttr(default=None)
+    _rule: Combination | None = PrivateAttr(default=None)
     _label: int = PrivateAttr(default=0)
 
     def __init__(self, base_url: str | None = None, **kwargs: Any) -> None:
@@ -122,27 +126,28 @@ class RemoteRewardModel(RewardModel):
         self._get_formatter()
         self._get_columns()
 
-    def _get_columns(self) -> list[tuple[str, int, float]]:
-        """The weighted columns, or [] when the reward is one column."""
+    def _get_columns(self) -> dict[str, int]:
+        """The named columns the combination reads ({} when the reward is one column)."""
         if self._columns is None:
             source = self.tokenizer if isinstance(self.tokenizer, str) else self.model
             config = _local_config(source)
-            if config is None:
-                named = [k for k in self.label_weights or {} if not isinstance(k, int)]
+            if config is not None:
+                self._label, self._rule, self._columns = reward_columns(
+                    config, self.label_index, self.combination, self.get_name()
+                )
+            elif self.combination is not None:
+                named = [p for p in self.combination.parts if not p.isdigit()]
                 if named:
                     msg = (
-                        f"{self.get_name()}: label_weights names labels {named}, but the "
-                        f"checkpoint's config could not be read from {source!r}; give columns "
-                        "by number instead."
+                        f"{self.get_name()}: the combination names labels {named}, but the "
+                        f"checkpoint's config could not be read from {source!r}; name the "
+                        "columns by number instead."
                     )
                     raise ValueError(msg)
-                weights = self.label_weights or {}
-                self._columns = [(str(k), int(k), float(w)) for k, w in weights.items()]
-                self._label = self.label_index or 0
+                self._rule = self.combination
+                self._columns = {part: int(part) for part in self.combination.parts}
             else:
-                self._label, self._columns = reward_columns(
-                    config, self.label_index, self.label_weights, self.get_name()
-                )
+                self._label, self._columns = self.label_index or 0, {}
         return self._columns
 
     def _get_formatter(self) -> RewardInputFormatter:
@@ -240,14 +245,7 @@ class RemoteRewardModel(RewardModel):
             key = "probs" if self.endpoint == "classify" else "data"
             rows = [item[key] if isinstance(item[key], list) else [item[key]] for item in items]
             columns = self._get_columns()
-            scores: list[float | Reward] = []
-            for row in rows:
-                if not columns:
-                    scores.append(float(row[self._label]))
-                    continue
-                parts = {label: float(row[column]) for label, column, _ in columns}
-                total = sum(weight * float(row[column]) for _, column, weight in columns)
-                scores.append(Reward(total, None, parts))
+            scores = rewards_of_rows(rows, self._label, self._rule, columns)
         except (ValueError, KeyError, TypeError, IndexError) as error:
             msg = (
                 f"{self.get_name()}: unexpected answer from {self.shown_url} ({error!r}): "

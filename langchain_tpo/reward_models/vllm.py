@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -15,6 +15,7 @@ from langchain_tpo.reward_models.checkpoint_reward import (
     CheckpointRewardModel,
     load_checked_tokenizer,
 )
+from langchain_tpo.reward_models.combination import Combination
 
 
 class VLLMRewardModel(CheckpointRewardModel):
@@ -67,7 +68,7 @@ class VLLMRewardModel(CheckpointRewardModel):
         max_length: int | None = None,
         chat_template: str | None = None,
         label_index: int | None = None,
-        label_weights: dict[str | int, float] | None = None,
+        combination: Combination | Mapping[str, float] | None = None,
         tokenizer_kwargs: dict[str, Any] | None = None,
         **engine_kwargs: Any,
     ) -> VLLMRewardModel:
@@ -80,8 +81,9 @@ class VLLMRewardModel(CheckpointRewardModel):
                 unless that is given.
             chat_template: A Jinja chat template, for tokenizers that lack one.
             label_index: Output column holding the reward, for checkpoints with several labels.
-            label_weights: For checkpoints with several labels, the reward is the weighted sum
-                of these columns (by label name or index), each kept as a component.
+            combination: For checkpoints with several labels, how to combine them (a
+                `Combination`, or `{label: weight}` for a weighted sum); by default the one
+                the checkpoint declares, if any. Each label's raw score is kept.
             tokenizer_kwargs: Extra arguments of `AutoTokenizer.from_pretrained`.
             **engine_kwargs: Arguments of `vllm.LLM` (`dtype`, `gpu_memory_utilization`,
                 `max_model_len`, `tensor_parallel_size`...).
@@ -91,8 +93,8 @@ class VLLMRewardModel(CheckpointRewardModel):
 
         Raises:
             ImportError: vLLM is missing.
-            ValueError: The checkpoint has several labels and neither `label_index` nor
-                `label_weights`, or there is no chat template.
+            ValueError: The checkpoint has several labels and no `label_index` or combination
+                (given or declared), or there is no chat template.
         """
         require(("vllm", "transformers"), "VLLMRewardModel", "vllm")
         from vllm import LLM
@@ -105,7 +107,7 @@ class VLLMRewardModel(CheckpointRewardModel):
             label_index=label_index,
             chat_template=chat_template,
             max_length=max_length,
-            label_weights=label_weights,
+            combination=combination,
         )
 
         if max_length is not None:
@@ -119,7 +121,7 @@ class VLLMRewardModel(CheckpointRewardModel):
             max_length=max_length,
             chat_template=chat_template,
             label_index=label_index,
-            label_weights=label_weights,
+            combination=None if combination is None else Combination.of(combination),
         )
         # Shut down at interpreter exit too, so a script that never calls close() ends cleanly.
         reward._ownership = EngineOwnership(lambda: shutdown_llm(llm))

@@ -91,3 +91,54 @@ def test_blind_read_sets_a_readers_labels_against_the_rule(tmp_path: Path) -> No
     (tmp_path / "labels.json").write_text(json.dumps({"1": "META"}))
     missing = _blind_read("tally", "--dir", str(tmp_path))
     assert missing.returncode != 0 and "no label for items 2" in missing.stderr
+
+
+def _side_by_side(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "benchmarks/side_by_side.py", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_side_by_side_hides_the_runs_and_tallies_a_readers_verdicts(tmp_path: Path) -> None:
+    import json
+
+    def results(path: Path, mode: str, texts: list[str], scores: list[float]) -> Path:
+        header = {"langchain_tpo": "results", "format": 1, "settings": {"mode": mode}}
+        pairs = enumerate(zip(texts, scores, strict=True))
+        rows = [{"id": f"q{i}", "mode": mode, "prompt": f"Question {i}?", "response": t,
+                 "score": s} for i, (t, s) in pairs]  # fmt: skip
+        path.write_text("\n".join(json.dumps(r) for r in [header, *rows]) + "\n")
+        return path
+
+    tpo = results(tmp_path / "tpo.jsonl", "tpo", [f"tpo answer {i}" for i in range(5)], [2.0] * 5)
+    base = results(tmp_path / "base.jsonl", "base", [f"base answer {i}" for i in range(5)],
+                   [1.0] * 5)  # fmt: skip
+    out = tmp_path / "read"
+    drawn = _side_by_side("draw", "--a", str(tpo), "--b", str(base), "--count", "4", "--seed", "3",
+                          "--out", str(out))  # fmt: skip
+    assert drawn.returncode == 0, drawn.stderr
+    pairs = (out / "pairs.md").read_text()
+    key = json.loads((out / "key.json").read_text())["pairs"]
+    assert len(key) == 4 and "## Prompt 4" in pairs
+    assert "tpo.jsonl" not in pairs and "score" not in pairs and '"run"' not in pairs
+    assert {key[n]["A"]["run"] for n in key} == {"a", "b"}  # both runs appear on side A
+    # The reader always prefers run a's answer and calls run b's a non-answer once.
+    verdicts = {}
+    for n, pair in key.items():
+        a_side = "A" if pair["A"]["run"] == "a" else "B"
+        b_side = "B" if a_side == "A" else "A"
+        verdicts[n] = {"better": a_side, a_side: "ANSWER",
+                       b_side: "NON-ANSWER" if n == "1" else "ANSWER"}  # fmt: skip
+    (out / "verdicts.json").write_text(json.dumps(verdicts))
+    tallied = _side_by_side("tally", "--dir", str(out))
+    assert tallied.returncode == 0, tallied.stderr
+    assert "reader prefers a 4, b 0, ties 0" in tallied.stdout
+    assert "non-answers: a 0, b 1" in tallied.stdout
+    assert "the reward picks the reader's choice in 4 of 4" in tallied.stdout
+    (out / "verdicts.json").write_text(json.dumps({"1": verdicts["1"]}))
+    missing = _side_by_side("tally", "--dir", str(out))
+    assert missing.returncode != 0 and "no verdict for pairs ['2', '3', '4']" in missing.stderr

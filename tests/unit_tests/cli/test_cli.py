@@ -52,7 +52,7 @@ def test_run_shows_the_parts_of_a_combined_reward(
             "helpfulness": FunctionReward(lambda q, r: float(len(r))),
             "harmlessness": FunctionReward(lambda q, r: -1.0),
         },
-        weights={"harmlessness": 0.5},
+        weights={"helpfulness": 1.0, "harmlessness": 0.5},
     )
     monkeypatch.setattr(models, "load_reward", lambda args, policy: reward)
     assert main(["run", "q", "-n", "2", "-d", "1", "-q"]) == 0

@@ -5,10 +5,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from langchain_tpo.reward_models import Combination
 from langchain_tpo.reward_models._checkpoint import (
     default_max_length,
+    label_columns,
     resolve_label_index,
-    resolve_label_weights,
     reward_columns,
 )
 from langchain_tpo.reward_models.formatting import RewardInputFormatter
@@ -45,41 +46,37 @@ def test_a_tokenizer_without_chat_template_is_an_error() -> None:
 TWO_HEADS = SimpleNamespace(num_labels=2, id2label={0: "helpfulness", 1: "harmlessness"})
 
 
-def test_label_weights_pick_columns_by_name_or_number() -> None:
-    columns = resolve_label_weights(TWO_HEADS, {"harmlessness": 0.5, 0: 1.0}, "rm")
-    assert columns == [("harmlessness", 1, 0.5), ("helpfulness", 0, 1.0)]
+def test_combined_labels_are_found_by_name_or_number() -> None:
+    assert label_columns(TWO_HEADS, ["harmlessness", "0"], "rm") == {"harmlessness": 1, "0": 0}
 
 
 @pytest.mark.parametrize(
-    ("weights", "words"),
+    ("labels", "words"),
     [
-        ({}, "empty; give a weight to at least one of: 0=helpfulness, 1=harmlessness"),
-        ({"kindness": 1.0}, "no label 'kindness'; the labels are 0=helpfulness, 1=harmlessness"),
-        ({2: 1.0}, "column 2 is out of range"),
-        ({0: 1.0, "helpfulness": 2.0}, "column 0 is given twice"),
-        ({"helpfulness": float("nan")}, "must be a finite number"),
+        (
+            ["kindness"],
+            "no label 'kindness' to combine; the labels are 0=helpfulness, 1=harmlessness",
+        ),
+        (["2"], "column 2 is out of range"),
     ],
 )
-def test_bad_label_weights_say_what_is_wrong(weights: dict, words: str) -> None:
+def test_unknown_labels_say_which_labels_exist(labels: list[str], words: str) -> None:
     with pytest.raises(ValueError, match=re.escape(words)):
-        resolve_label_weights(TWO_HEADS, weights, "rm")
+        label_columns(TWO_HEADS, labels, "rm")
 
 
-def test_declared_weights_are_used_unless_a_column_or_weights_are_given() -> None:
-    declared = SimpleNamespace(
-        **vars(TWO_HEADS), reward_label_weights={"helpfulness": 1.0, "harmlessness": 0.25}
-    )
-    assert reward_columns(declared, None, None, "rm") == (
-        0,
-        [("helpfulness", 0, 1.0), ("harmlessness", 1, 0.25)],
-    )
-    assert reward_columns(declared, 1, None, "rm") == (1, [])
-    assert reward_columns(declared, None, {"harmlessness": 1.0}, "rm") == (
-        0,
-        [("harmlessness", 1, 1.0)],
-    )
-    with pytest.raises(ValueError, match="label_index or label_weights, not both"):
+def test_a_declared_combination_is_used_unless_a_column_or_another_is_given() -> None:
+    rule = {"weights": {"helpfulness": 1.0}, "gate": "harmlessness", "gated_weights": {"0": 2.0}}
+    declared = SimpleNamespace(**vars(TWO_HEADS), reward_combination=rule)
+    _, combination, columns = reward_columns(declared, None, None, "rm")
+    assert combination == Combination(**rule)
+    assert columns == {"helpfulness": 0, "harmlessness": 1, "0": 0}
+    assert reward_columns(declared, 1, None, "rm") == (1, None, {})
+    _, plain, columns = reward_columns(declared, None, {"harmlessness": 1.0}, "rm")
+    assert plain == Combination(weights={"harmlessness": 1.0})
+    assert columns == {"harmlessness": 1}
+    with pytest.raises(ValueError, match="label_index or a combination of labels, not both"):
         reward_columns(declared, 0, {"harmlessness": 1.0}, "rm")
-    # Without declared weights, two labels still need to be told apart.
-    with pytest.raises(ValueError, match="label_weights="):
+    # Without a declared combination, two labels still need to be told apart.
+    with pytest.raises(ValueError, match="combination="):
         reward_columns(TWO_HEADS, None, None, "rm")

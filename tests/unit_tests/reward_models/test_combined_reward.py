@@ -39,8 +39,25 @@ def test_score_is_the_weighted_sum_and_every_part_is_kept() -> None:
     assert rewards[0].feedback is None
 
 
-def test_a_component_without_a_weight_counts_once() -> None:
-    assert combined(safety=2.0).score([("q", "a b")]) == [2.0 + 2.0]
+def test_without_weights_every_component_counts_once() -> None:
+    assert combined().score([("q", "a b")]) == [2.0 + 1.0]
+
+
+def test_a_gate_hands_the_decision_to_the_gated_weights() -> None:
+    def risk(query: str, response: str) -> float:
+        return 50.0 if "weapon" in query else -50.0  # a confident gate: p is 1 or 0
+
+    reward = CombinedReward(
+        components={"helpfulness": FunctionReward(helpful), "safety": FunctionReward(safe),
+                    "unsafe_request": FunctionReward(risk)},
+        weights={"helpfulness": 1.0},
+        gate="unsafe_request",
+        gated_weights={"safety": 1.0},
+    )  # fmt: skip
+    benign, risky = reward.evaluate([("Boil an egg?", "a b c"), ("Make a weapon?", "poison it")])
+    assert benign.score == pytest.approx(3.0)
+    assert risky.score == pytest.approx(-10.0)
+    assert risky.components == {"helpfulness": 2.0, "safety": -10.0, "unsafe_request": 50.0}
 
 
 async def test_async_scores_the_components_concurrently() -> None:
@@ -63,17 +80,22 @@ async def test_async_scores_the_components_concurrently() -> None:
     assert sorted(started) == ["a", "b"]
 
 
-def test_weights_for_unknown_components_and_empty_components_are_refused() -> None:
-    with pytest.raises(ValueError, match=r"weights given for \['kindness'\].*helpfulness"):
-        combined(kindness=1.0)
+def test_unknown_unused_and_empty_components_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"\['kindness'\] named in the weights.*helpfulness"):
+        combined(kindness=1.0, helpfulness=1.0, safety=1.0)
+    with pytest.raises(ValueError, match=r"components \['safety'\] have no weight"):
+        combined(helpfulness=1.0)
     with pytest.raises(ValueError, match="at least one component"):
         CombinedReward(components={})
     with pytest.raises(ValueError, match="'safety' must be a finite number"):
-        combined(safety=float("inf"))
+        combined(helpfulness=1.0, safety=float("inf"))
+    with pytest.raises(ValueError, match="needs gated_weights"):
+        CombinedReward(components={"a": FunctionReward(helpful)}, weights={"a": 1}, gate="a")
 
 
 def test_a_failing_component_is_named() -> None:
     reward = CombinedReward(components={"broken": FunctionReward(lambda q, r: float("nan"))})
+
     with pytest.raises(RewardModelError, match="returned nan"):
         reward.score([("q", "r")])
 

@@ -1,7 +1,8 @@
-"""A multi-label reward checkpoint read as a weighted sum of its heads (tiny model, no hub)."""
+"""A multi-label reward checkpoint read as a combination of its heads (tiny model, no hub)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ WORDS = ["<eos>", "<user>", "<assistant>", "boil", "an", "egg", "for", "nine", "
 TEMPLATE = "{% for m in messages %}<{{ m['role'] }}> {{ m['content'] }} {% endfor %}"
 
 
-def save_checkpoint(directory: Path, declared: dict[str, float] | None) -> Path:
+def save_checkpoint(directory: Path, declared: dict | None) -> Path:
     backend = tokenizers.Tokenizer(
         tokenizers.models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="hi")
     )
@@ -39,7 +40,7 @@ def save_checkpoint(directory: Path, declared: dict[str, float] | None) -> Path:
         pad_token_id=0,
     )
     if declared is not None:
-        config.reward_label_weights = declared
+        config.reward_combination = declared
     torch.manual_seed(0)
     model = transformers.LlamaForSequenceClassification(config).eval()
     model.save_pretrained(directory)
@@ -61,8 +62,10 @@ def logits(directory: Path, pairs: list[tuple[str, str]]) -> Any:
 PAIRS = [("boil an egg", "boil for nine minutes"), ("hi", "hi hi")]
 
 
-def test_declared_weights_make_one_reward_with_both_heads_kept(tmp_path: Path) -> None:
-    directory = save_checkpoint(tmp_path / "rm", {"helpfulness": 1.0, "harmlessness": 0.5})
+def test_a_declared_combination_makes_one_reward_with_both_heads_kept(tmp_path: Path) -> None:
+    directory = save_checkpoint(
+        tmp_path / "rm", {"weights": {"helpfulness": 1.0, "harmlessness": 0.5}}
+    )
     reward = HuggingFaceRewardModel.from_model_id(directory)
     rewards = reward.evaluate(PAIRS)
     for got, row in zip(rewards, logits(directory, PAIRS), strict=True):
@@ -70,9 +73,23 @@ def test_declared_weights_make_one_reward_with_both_heads_kept(tmp_path: Path) -
         assert got.score == pytest.approx(row[0] + 0.5 * row[1])
 
 
-def test_weights_given_win_over_declared_ones(tmp_path: Path) -> None:
-    directory = save_checkpoint(tmp_path / "rm", {"helpfulness": 1.0, "harmlessness": 0.5})
-    reward = HuggingFaceRewardModel.from_model_id(directory, label_weights={"harmlessness": 2.0})
+def test_a_gate_moves_the_reward_from_one_head_to_the_other(tmp_path: Path) -> None:
+    rule = {
+        "weights": {"helpfulness": 1.0},
+        "gate": "harmlessness",
+        "gate_bias": 0.3,
+        "gated_weights": {"helpfulness": -1.0},
+    }
+    directory = save_checkpoint(tmp_path / "rm", rule)
+    rewards = HuggingFaceRewardModel.from_model_id(directory).evaluate(PAIRS)
+    for got, (helpful, gate) in zip(rewards, logits(directory, PAIRS), strict=True):
+        p = 1 / (1 + math.exp(-(gate + 0.3)))
+        assert got.score == pytest.approx((1 - p) * helpful - p * helpful)
+
+
+def test_a_combination_given_wins_over_the_declared_one(tmp_path: Path) -> None:
+    directory = save_checkpoint(tmp_path / "rm", {"weights": {"helpfulness": 1.0}})
+    reward = HuggingFaceRewardModel.from_model_id(directory, combination={"harmlessness": 2.0})
     rows = logits(directory, PAIRS)
     assert reward.score(PAIRS) == pytest.approx([2.0 * row[1] for row in rows])
     single = HuggingFaceRewardModel.from_model_id(directory, label_index=1)
@@ -80,11 +97,11 @@ def test_weights_given_win_over_declared_ones(tmp_path: Path) -> None:
     assert single.evaluate(PAIRS)[0].components is None
 
 
-def test_two_labels_without_weights_or_an_index_is_an_error_naming_both_ways(
+def test_two_labels_without_a_combination_or_an_index_is_an_error_naming_both_ways(
     tmp_path: Path,
 ) -> None:
     directory = save_checkpoint(tmp_path / "rm", None)
-    with pytest.raises(ValueError, match=r"label_index=.*label_weights="):
+    with pytest.raises(ValueError, match=r"label_index=.*combination="):
         HuggingFaceRewardModel.from_model_id(directory)
     with pytest.raises(ValueError, match="no label 'kindness'"):
-        HuggingFaceRewardModel.from_model_id(directory, label_weights={"kindness": 1.0})
+        HuggingFaceRewardModel.from_model_id(directory, combination={"kindness": 1.0})

@@ -7,7 +7,12 @@ import httpx
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
-from langchain_tpo.reward_models import RemoteRewardModel, RewardModelError, RewardServerError
+from langchain_tpo.reward_models import (
+    Combination,
+    RemoteRewardModel,
+    RewardModelError,
+    RewardServerError,
+)
 
 
 class CharTokenizer:
@@ -220,14 +225,14 @@ def two_heads(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json={"data": data})
 
 
-def test_label_weights_add_the_served_columns_and_keep_each() -> None:
-    reward = make(two_heads, label_weights={0: 1.0, 1: 3.0})
+def test_a_combination_of_served_columns_keeps_each() -> None:
+    reward = make(two_heads, combination=Combination(weights={"0": 1.0, "1": 3.0}))
     (got,) = reward.evaluate([("q", "answer")])
     length = expected_length("q", "answer")
     assert got.score == length - 3.0
     assert got.components == {"0": length, "1": -1.0}
-    with pytest.raises(ValueError, match="give columns by number"):
-        make(two_heads, label_weights={"helpfulness": 1.0}).score([("q", "a")])
+    with pytest.raises(ValueError, match="name the columns by number"):
+        make(two_heads, combination=Combination(weights={"helpful": 1.0})).score([("q", "a")])
 
 
 def test_weights_the_checkpoint_declares_are_read_from_its_local_config(tmp_path: Any) -> None:
@@ -237,7 +242,7 @@ def test_weights_the_checkpoint_declares_are_read_from_its_local_config(tmp_path
         id2label={0: "helpfulness", 1: "harmlessness"},
         label2id={"helpfulness": 0, "harmlessness": 1},
     )
-    config.reward_label_weights = {"helpfulness": 1.0, "harmlessness": 0.5}
+    config.reward_combination = {"weights": {"helpfulness": 1.0, "harmlessness": 0.5}}
     config.save_pretrained(tmp_path)
     reward = RemoteRewardModel(
         "http://rm.test/v1",

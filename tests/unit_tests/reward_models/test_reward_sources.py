@@ -136,7 +136,7 @@ def test_arena_hard_answers_are_matched_to_their_questions(tmp_path: Path) -> No
             "model": "gpt-4-0314",
             "messages": [
                 {"role": "user", "content": "Sort a list?"},
-                {"role": "assistant", "content": {"answer": "Use sorted(xs)."}},
+                {"role": "assistant", "content": {"answer": "Use sorted(xs).\u2028Done."}},
             ],
         },
         {
@@ -152,16 +152,18 @@ def test_arena_hard_answers_are_matched_to_their_questions(tmp_path: Path) -> No
     write(
         root,
         "data/arena-hard-v0.1/model_answer/gpt-4-0314.jsonl",
-        "\n".join(map(json.dumps, answers)),
+        "\n".join(json.dumps(a, ensure_ascii=False) for a in answers),
     )
     got = read_arena_hard(Snapshot(root))
     assert [(a.uid, a.cluster, a.answer) for a in got] == [
         ("a", "Cooking", "Simmer it for 9 minutes."),
-        ("b", "Code", "Use sorted(xs)."),
+        ("b", "Code", "Use sorted(xs).\u2028Done."),
     ]
     write(root, "data/arena-hard-v0.1/model_answer/gpt-4-0613.jsonl", f"{LFS_POINTER}\n")
     with pytest.raises(FileNotFoundError, match="LFS pointer"):
         read_arena_hard(Snapshot(root), model="gpt-4-0613")
+    with pytest.raises(FileNotFoundError, match=r"arena-hard-v2\.0/question\.jsonl"):
+        read_arena_hard(Snapshot(root), version="v2.0")
 
 
 def test_a_missing_directory_says_what_to_do(tmp_path: Path) -> None:

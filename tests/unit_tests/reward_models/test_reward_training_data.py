@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
-from pathlib import Path
 
 import pytest
 
@@ -40,10 +37,13 @@ def make_rows(count: int = 60) -> list[data.Row]:
     return rows
 
 
+META = [negatives.SCAFFOLD, negatives.REVIEW, negatives.SUGGESTIONS, negatives.ECHO]
+
+
 def training_side(rows: list[data.Row]) -> list[data.Pair]:
     train = data.training_rows(rows, 1000, seed=0)
     return data.hh_pairs(train) + data.non_answer_pairs(
-        train, negatives.TRAINING_FAMILIES, per_row=3, seed=0
+        train, [*META, negatives.OFF_TOPIC], per_row=3, seed=0
     )
 
 
@@ -84,21 +84,14 @@ def test_off_topic_answers_come_from_other_rows_of_the_same_side() -> None:
         assert pair.rejected != by_id[pair.row_id]["chosen"].strip()
 
 
-def test_held_out_family_and_fixed_sentence_never_in_training() -> None:
-    pairs = training_side(make_rows())
-    assert negatives.HELD_OUT_FAMILY not in negatives.TRAINING_FAMILIES
-    assert negatives.HELD_OUT_FAMILY not in {p.kind for p in pairs}
-    plan_phrases = [step for pair in negatives._PLAN_STEPS for step in pair if "{" not in step]
-    plan_openers = [s.split("{")[0].strip() for s in negatives._PLAN_SHAPES]
-    for pair in pairs:
+def test_the_fixed_review_sentence_is_never_in_training() -> None:
+    for pair in training_side(make_rows()):
         assert negatives.FIXED_REVIEW_SENTENCE not in pair.rejected
-        for phrase in plan_phrases + [o for o in plan_openers if len(o) > 12]:
-            assert phrase not in pair.rejected, (phrase, pair.rejected)
 
 
 def test_every_family_is_varied_and_seeded() -> None:
     query, answer = "How do I keep my tomatoes from splitting?", "Water them evenly. Mulch helps."
-    for family in (*negatives.GENERATORS,):
+    for family in negatives.GENERATORS:
         texts = [negatives.generate(family, query, answer, random.Random(i)) for i in range(60)]
         assert all(t.strip() for t in texts)
         assert len(set(texts)) >= 30, family
@@ -125,122 +118,3 @@ def test_dialogue_needs_the_final_empty_assistant_turn() -> None:
     ]
     with pytest.raises(ValueError, match="must end with an empty Assistant turn"):
         data.dialogue("\n\nHuman: hi\n\nAssistant: hey")
-
-
-def write_policy_outputs(path: Path, ids: list[str]) -> None:
-    records = [
-        {
-            "id": row_id,
-            "answers": ["Keep it dry and warm, and check on it daily.", "ok"],
-            "critique": "Answer A is better than answer B because it is clear.",
-            "suggestion": "Keep the same tone and add one detail.",
-            "rewrites": [f"Here's a rewritten version of the answer for {row_id}.", "Fine."],
-        }
-        for row_id in ids
-    ]
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
-
-
-def test_policy_outputs_are_sorted_by_the_published_rule(tmp_path: Path) -> None:
-    path = tmp_path / "outputs.jsonl"
-    write_policy_outputs(path, ["hh_harmless_test_0001"])
-    outputs = data.read_policy_outputs(path)["hh_harmless_test_0001"]
-    assert outputs.answers == ("Keep it dry and warm, and check on it daily.",)  # "ok" is too short
-    assert outputs.scaffolded_rewrites == (
-        "Here's a rewritten version of the answer for hh_harmless_test_0001.",
-    )
-    assert outputs.scaffolded_notes == ("Answer A is better than answer B because it is clear.",)
-    # the policy check compares the policy's own answer with its own scaffolded rewrites only
-    row = make_rows(2)[1]
-    check = data.policy_check_pairs([row], {row["id"]: outputs})
-    assert [(p.chosen, p.rejected) for p in check] == [
-        (outputs.answers[0], outputs.scaffolded_rewrites[0])
-    ]
-
-
-def data_and_policy_files(tmp_path: Path) -> tuple[list[dict], Path, Path]:
-    """The test rows as a data file, and policy outputs for every one of them."""
-    rows = make_rows()
-    data_file = tmp_path / "hh.jsonl"
-    data_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    outputs = tmp_path / "outputs.jsonl"
-    write_policy_outputs(outputs, [r["id"] for r in rows])
-    return rows, data_file, outputs
-
-
-def test_training_pairs_ignore_policy_outputs_of_held_out_rows(tmp_path: Path) -> None:
-    from scripts.train_default_reward import training_pairs
-
-    rows, data_file, outputs = data_and_policy_files(tmp_path)
-    args = argparse.Namespace(
-        data=data_file,
-        train_rows=20,
-        hh_rows=20,
-        extra_family=[],
-        seed=0,
-        policy_outputs=outputs,
-        eval_rows=12,
-    )
-    pairs, summary = training_pairs(args)
-    train_ids = {r["id"] for r in data.training_rows(rows, 20, 0)}
-    assert {p.row_id for p in pairs} == train_ids
-    policy_pairs = [p for p in pairs if p.kind == negatives.POLICY]
-    assert policy_pairs
-    assert {p.row_id for p in policy_pairs} <= train_ids
-    assert summary["policy_rows"] == 20
-    assert set(summary["pairs_by_kind"]) == {"hh", *negatives.TRAINING_FAMILIES}
-
-
-def test_evaluation_uses_held_out_rows_only(tmp_path: Path) -> None:
-    from scripts.train_default_reward import evaluation_checks
-
-    _, data_file, outputs = data_and_policy_files(tmp_path)
-    args = argparse.Namespace(
-        data=data_file,
-        train_rows=20,
-        seed=0,
-        policy_outputs=outputs,
-        eval_rows=463,
-        held_out_family=negatives.HELD_OUT_FAMILY,
-        extra_family=[],
-    )
-    checks = evaluation_checks(args)
-    names = [c.name for c in checks]
-    assert names[0].startswith("HH-RLHF held-out pairs")
-    assert any(n.startswith("held-out family (plan)") for n in names)
-    assert any(n.startswith("policy check") for n in names)
-    assert any(n.startswith("fixed review sentence") for n in names)
-    for check in checks:
-        assert all(int(p.row_id.rsplit("_", 1)[1]) % 5 == 0 for p in check.pairs), check.name
-
-
-def test_a_rotated_held_out_family_is_trained_on_never_and_the_old_one_is(
-    tmp_path: Path,
-) -> None:
-    from scripts.train_default_reward import evaluation_checks, training_pairs
-
-    _, data_file, outputs = data_and_policy_files(tmp_path)
-    args = argparse.Namespace(
-        data=data_file,
-        train_rows=20,
-        hh_rows=30,
-        seed=0,
-        policy_outputs=outputs,
-        eval_rows=463,
-        held_out_family=negatives.STALL,
-        extra_family=[negatives.PLAN],
-    )
-    pairs, summary = training_pairs(args)
-    kinds = summary["pairs_by_kind"]
-    assert kinds["hh"] == 30  # the HH rows are a superset of the non-answer rows
-    assert kinds[negatives.PLAN] == 20 and negatives.STALL not in kinds
-    base = argparse.Namespace(**{**vars(args), "hh_rows": 20, "extra_family": []})
-    assert training_pairs(base)[0] == [p for p in pairs if p.kind == "hh"][:20] + [
-        p for p in pairs if p.kind not in ("hh", negatives.PLAN)
-    ]  # adding a family leaves every earlier pair as it was
-    names = [c.name for c in evaluation_checks(args)]
-    assert "held-out family (stall): answer > non-answer" in names
-    assert "training family plan on held-out rows" in names
-    # Every other family no run trains on is reported as well, on all held-out rows.
-    assert "never-trained family (platitude): answer > non-answer" in names
-    assert not any(n.startswith("never-trained family (plan)") for n in names)
