@@ -108,6 +108,9 @@ class ChatTransformers(BaseChatModel):
     batch_window_ms: float = Field(default=5.0, ge=0)
     """Milliseconds a request waits, while the model is idle, for concurrent requests to join
     its batch (requests that arrive while it is busy join the next batch anyway)."""
+    chat_template_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Variables for the chat template of every request (`enable_thinking`...); a call's
+    `chat_template_kwargs` are merged over them."""
     max_batch_rows: int = Field(default=8, ge=1)
     """Most rows (samples) decoded in one `generate` call; a larger request goes alone. On a
     2-core CPU a 5-row decode step is already compute-bound (three 5-sample requests decoded
@@ -245,7 +248,7 @@ class ChatTransformers(BaseChatModel):
             return self._batcher
 
     def _settings(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        settings = {
+        settings: dict[str, Any] = {
             "n": self.n,
             "temperature": self.temperature,
             "top_p": self.top_p,
@@ -254,6 +257,10 @@ class ChatTransformers(BaseChatModel):
             "max_time": self.max_time,
         }
         settings.update({k: v for k, v in kwargs.items() if k in settings and v is not None})
+        settings["chat_template_kwargs"] = {
+            **self.chat_template_kwargs,
+            **(kwargs.get("chat_template_kwargs") or {}),
+        }
         unknown = set(kwargs) - set(settings) - {"model"}
         if unknown:
             msg = f"ChatTransformers does not take {sorted(unknown)} per call."
@@ -265,7 +272,10 @@ class ChatTransformers(BaseChatModel):
     ) -> tuple[GenerationJob, int]:
         """The request as a batch job (raises ContextLengthError before anything is queued)."""
         text = self.tokenizer.apply_chat_template(
-            to_chat_dicts(messages), tokenize=False, add_generation_prompt=True
+            to_chat_dicts(messages),
+            tokenize=False,
+            add_generation_prompt=True,
+            **settings["chat_template_kwargs"],
         )
         # The chat template already writes the special tokens the model expects at the start.
         ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])

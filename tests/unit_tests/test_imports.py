@@ -5,6 +5,7 @@ import langchain_tpo
 from langchain_tpo import agents, chat_models, reward_models
 
 EXPECTED_ALL = [
+    "AnswerSchema",
     "Candidate",
     "IterationRecord",
     "TPOChain",
@@ -44,7 +45,7 @@ def test_backend_exports() -> None:
         ]
     )
     assert sorted(chat_models.__all__) == sorted(
-        ["ChatTransformers", "ChatVLLM", "load_default_policy"]
+        ["ChatOpenAICompatible", "ChatTransformers", "ChatVLLM", "load_default_policy"]
     )
 
 
