@@ -10,10 +10,12 @@ from langchain_tpo.config import TPOConfig
 from langchain_tpo.graph import create_tpo_graph
 from langchain_tpo.prompts import TPOPrompts
 from langchain_tpo.state import Candidate, IterationRecord, TPOResult
+from langchain_tpo.structured import AnswerSchema
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnswerSchema",
     "Candidate",
     "IterationRecord",
     "TPOChain",

@@ -24,6 +24,7 @@ from langchain_tpo.prompts import TPOPrompts
 from langchain_tpo.review import ReviewPoint, check_review_points
 from langchain_tpo.reward_models.base import RewardModel
 from langchain_tpo.state import TPOInput, TPOResult
+from langchain_tpo.structured import AnswerSchema
 
 TPOChainInput = str | dict[str, Any] | Sequence[Any] | Command | None
 
@@ -75,6 +76,15 @@ class TPOChain(RunnableSerializable[TPOChainInput, TPOResult]):
     result then has `done=False` and `pending_review` (what to review); resume with
     `chain.invoke(Command(resume={...}), config)` (see `langchain_tpo.review`).
 
+    Structured answers: `answer_schema=Person` (a pydantic model, TypedDict, JSON schema or
+    `AnswerSchema`) asks for samples and rewrites in the schema through the policy's own
+    structured output, validates each (`invalid_outputs` counts the rest) and returns the best
+    object in `result.parsed` (`result.response` is its JSON text).
+
+    Reasoning policies: every reply is split into thinking and answer (a leading `<think>`
+    block, `reasoning_content`, reasoning content blocks); only answers are scored and returned,
+    each candidate keeps its `thinking`. `TPOConfig.thinking_stages` says where it may think.
+
     Stream: yields `TPOResult` snapshots (`done=False`) after each scoring round, then the final
     result. Progress events arrive as callback custom events (`astream_events`) and on
     `chain.graph.stream(..., stream_mode="custom")`.
@@ -95,6 +105,9 @@ class TPOChain(RunnableSerializable[TPOChainInput, TPOResult]):
     """Makes runs durable and threads conversations (e.g. `InMemorySaver()`, `SqliteSaver`)."""
     human_review: tuple[ReviewPoint, ...] = ()
     """Steps where the run pauses for a person: any of "critique", "rewrite"."""
+    answer_schema: AnswerSchema | None = None
+    """The schema answers must follow (a pydantic model, TypedDict, JSON schema dict, or an
+    `AnswerSchema`); None: free text."""
 
     _graph: CompiledStateGraph[Any, Any, Any, Any] | None = PrivateAttr(default=None)
 
@@ -102,6 +115,27 @@ class TPOChain(RunnableSerializable[TPOChainInput, TPOResult]):
     @classmethod
     def _review_points(cls, value: Any) -> tuple[str, ...]:
         return tuple(sorted(check_review_points(value)))
+
+    @field_validator("answer_schema", mode="before")
+    @classmethod
+    def _answer_schema(cls, value: Any) -> AnswerSchema | None:
+        return AnswerSchema.of(value)
+
+    def with_answer_schema(self, answer_schema: Any) -> TPOChain:
+        """This chain with another answer schema (same policy, reward, settings, prompts)."""
+        return TPOChain(
+            policy=self.policy,
+            reward=self.reward,
+            config=self.config,
+            prompts=self.prompts,
+            checkpointer=self.checkpointer,
+            human_review=self.human_review,
+            answer_schema=answer_schema,
+        )
+
+    def result(self, state: Any, *, done: bool = True) -> TPOResult:
+        """A graph state (or output) of this chain as a `TPOResult`, the object parsed."""
+        return TPOResult.from_state(state, done=done, answer_schema=self.answer_schema)
 
     @property
     def graph(self) -> CompiledStateGraph[Any, Any, Any, Any]:
@@ -114,6 +148,7 @@ class TPOChain(RunnableSerializable[TPOChainInput, TPOResult]):
                 self.checkpointer,
                 prompts=self.prompts,
                 human_review=self.human_review,
+                answer_schema=self.answer_schema,
             )
         return self._graph
 
@@ -169,7 +204,7 @@ class TPOChain(RunnableSerializable[TPOChainInput, TPOResult]):
         self, input: TPOChainInput, run_manager: Any, config: RunnableConfig, **kwargs: Any
     ) -> TPOResult:
         state = self.graph.invoke(_graph_input(input), self._graph_config(config, run_manager))
-        return TPOResult.from_state(state)
+        return self.result(state)
 
     async def ainvoke(
         self, input: TPOChainInput, config: RunnableConfig | None = None, **kwargs: Any
@@ -182,7 +217,7 @@ class TPOChain(RunnableSerializable[TPOChainInput, TPOResult]):
     ) -> TPOResult:
         graph_config = self._graph_config(config, run_manager)
         state = await self.graph.ainvoke(_graph_input(input), graph_config)
-        return TPOResult.from_state(state)
+        return self.result(state)
 
     # -- batch ------------------------------------------------------------------------------
 
@@ -203,7 +238,7 @@ class TPOChain(RunnableSerializable[TPOChainInput, TPOResult]):
                 return_exceptions=return_exceptions,
             )
             for i, state in zip(good, states, strict=True):
-                coerced[i] = _result_or_error(state)
+                coerced[i] = state if isinstance(state, BaseException) else self.result(state)
         return coerced
 
     async def abatch(
@@ -223,7 +258,7 @@ class TPOChain(RunnableSerializable[TPOChainInput, TPOResult]):
                 return_exceptions=return_exceptions,
             )
             for i, state in zip(good, states, strict=True):
-                coerced[i] = _result_or_error(state)
+                coerced[i] = state if isinstance(state, BaseException) else self.result(state)
         return coerced
 
     def _prepare_batch(
@@ -264,7 +299,7 @@ class TPOChain(RunnableSerializable[TPOChainInput, TPOResult]):
     ) -> Iterator[TPOResult]:
         graph_input = _graph_input(next(inputs))
         graph_config = self._graph_config(config, run_manager)
-        snapshots = _Snapshots()
+        snapshots = _Snapshots(self)
         for state in self.graph.stream(graph_input, graph_config, stream_mode="values"):
             yield from snapshots.see(state)
         yield from snapshots.end()
@@ -291,7 +326,7 @@ class TPOChain(RunnableSerializable[TPOChainInput, TPOResult]):
     ) -> AsyncIterator[TPOResult]:
         graph_input = _graph_input(await anext(inputs))
         graph_config = self._graph_config(config, run_manager)
-        snapshots = _Snapshots()
+        snapshots = _Snapshots(self)
         async for state in self.graph.astream(graph_input, graph_config, stream_mode="values"):
             for result in snapshots.see(state):
                 yield result
@@ -303,7 +338,8 @@ class _Snapshots:
     """Turns the graph's `values` stream into result snapshots: one after each scoring round
     (the best reward grew a step) or when the run stops, then the final result."""
 
-    def __init__(self) -> None:
+    def __init__(self, chain: TPOChain) -> None:
+        self.chain = chain
         self.last: dict[str, Any] | None = None
         self.started = False
         self.yielded_final = False
@@ -320,12 +356,12 @@ class _Snapshots:
         if not (grew or stopped):
             return []
         self.yielded_final = bool(state.get("stop_reason"))
-        return [TPOResult.from_state(state, done=self.yielded_final)]
+        return [self.chain.result(state, done=self.yielded_final)]
 
     def end(self) -> list[TPOResult]:
         if self.last is None or self.yielded_final:
             return []
-        return [TPOResult.from_state(self.last)]
+        return [self.chain.result(self.last)]
 
 
 def _graph_input(value: Any) -> Any:
@@ -333,10 +369,6 @@ def _graph_input(value: Any) -> Any:
     if value is None or isinstance(value, Command):
         return value
     return coerce_input(value)
-
-
-def _result_or_error(state: Any) -> Any:
-    return state if isinstance(state, BaseException) else TPOResult.from_state(state)
 
 
 __all__ = ["TPOChain", "TPOChainInput", "TPOInput"]

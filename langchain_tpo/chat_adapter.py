@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Literal, Self
 from uuid import UUID
 
@@ -21,21 +22,24 @@ from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
     BaseMessage,
+    OutputTokenDetails,
     UsageMetadata,
 )
 from langchain_core.messages.tool import tool_call_chunk
+from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableMap, RunnablePassthrough
 from langchain_core.runnables.config import ensure_config
-from langchain_core.utils.function_calling import convert_to_openai_tool
+from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.uuid import uuid7
-from pydantic import ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from langchain_tpo.agents.conversation import tpo_input
 from langchain_tpo.chain import TPOChain
 from langchain_tpo.config import TPOConfig
 from langchain_tpo.graph import create_tpo_graph
 from langchain_tpo.state import TPOResult
+from langchain_tpo.structured import AnswerSchema, Method
 
 # Call keyword arguments that set TPOConfig fields under another (standard) name.
 _ALIASES = {"timeout": "timeout_s"}
@@ -85,8 +89,19 @@ class TPOChatModel(BaseChatModel):
     with its own settings; a reply that calls tools is returned as it is (a tool call is not an
     answer to refine); a final answer seeds TPO's cache as a draft, and TPO, running on the
     policy without tools, refines it with the whole conversation as context. This is what
-    `create_agent` and `create_react_agent` do with a model. `with_structured_output` is not
-    supported; an agent's `response_format` answer is a tool call and passes through.
+    `create_agent` and `create_react_agent` do with a model. An agent's `response_format`
+    answer is a tool call and passes through.
+
+    Structured output: `model.with_structured_output(Person)` runs TPO over the schema: samples
+    and rewrites are asked for in it through the policy's own structured output, every one is
+    validated (the invalid ones are counted, not scored), the reward scores each object's JSON
+    text, and the best object is returned (`include_raw=True` gives `{"raw", "parsed",
+    "parsing_error"}` as LangChain defines it). Pass an `AnswerSchema` to give the reward a
+    rendering of the object instead of its JSON.
+
+    Reasoning policies: the reply is the best answer without its thinking; the thinking of
+    every candidate is in `tpo_result` (`return_full_result=True`), and `usage_metadata` has
+    the thinking tokens in `output_token_details["reasoning"]` where the policy reports them.
 
     Streaming: `stream`/`astream` yield the answer as `AIMessageChunk`s once TPO is done;
     while it runs, each progress event of the loop (`tpo.stage`, `tpo.progress`) is a callback
@@ -293,24 +308,64 @@ class TPOChatModel(BaseChatModel):
         return self.bind(tools=formatted, tool_options=options, **extra)
 
     def with_structured_output(
-        self, schema: Any, *, include_raw: bool = False, **kwargs: Any
-    ) -> Any:
-        """Not supported: TPO refines free text, which a schema would have to survive.
+        self,
+        schema: Any,
+        *,
+        include_raw: bool = False,
+        method: Method = "json_schema",
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, Any]:
+        """TPO over a schema: the best valid object TPO found.
+
+        Args:
+            schema: A pydantic model class, a TypedDict class, a JSON schema dict, or an
+                `AnswerSchema` (which also says how to ask and what the reward reads; `method`
+                and `strict` are then its own).
+            include_raw: Return `{"raw": AIMessage, "parsed": object | None,
+                "parsing_error": Exception | None}` instead of the object.
+            method: How the policy is asked for the schema: `json_schema` (its structured
+                output, constrained where it can be), `json_mode` or `function_calling` (a
+                forced tool call).
+            strict: The `strict` flag of OpenAI-style schemas and tools; None leaves it out.
+            **kwargs: Not taken (raises).
+
+        Returns:
+            A Runnable whose output is the validated object (a pydantic instance for a pydantic
+            model, else a dict), or the include_raw dict.
 
         Raises:
-            NotImplementedError: Always, saying what to do instead.
+            ValueError: An unknown argument or method, or a schema TPO cannot read.
         """
-        msg = (
-            "TPOChatModel does not produce structured output: TPO's rewrites are free text "
-            "ranked by a reward model, and nothing makes them fit a schema. Refine the answer "
-            "as text, then extract the structure from it, e.g. "
-            "`tpo_model | StrOutputParser() | policy.with_structured_output(Schema)`; or, when "
-            "the structured answer needs no refinement, call "
-            "`policy.with_structured_output(Schema)` directly. In a LangChain agent with a "
-            "response_format, the structured answer is a tool call and passes through TPO "
-            "unchanged."
+        if kwargs:
+            msg = f"TPOChatModel.with_structured_output does not take {sorted(kwargs)}."
+            raise ValueError(msg)
+        spec = (
+            schema
+            if isinstance(schema, AnswerSchema)
+            else AnswerSchema(schema, method=method, strict=strict)
         )
-        raise NotImplementedError(msg)
+        structured = self.model_copy(update={"chain": self.chain.with_answer_schema(spec)})
+        llm = structured.bind(
+            ls_structured_output_format={
+                "kwargs": {"method": spec.method, "strict": spec.strict},
+                "schema": convert_to_json_schema(spec.schema),
+            }
+        )
+        parser: Runnable[Any, Any] = (
+            PydanticOutputParser(pydantic_object=spec.schema)
+            if _is_model_class(spec.schema)
+            else JsonOutputParser()
+        )
+        if not include_raw:
+            return llm | parser
+        parse = RunnablePassthrough.assign(
+            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+        )
+        unparsed = RunnablePassthrough.assign(parsed=lambda _: None)
+        return RunnableMap(raw=llm) | parse.with_fallbacks(
+            [unparsed], exception_key="parsing_error"
+        )
 
     # -- generation -------------------------------------------------------------------------
 
@@ -402,8 +457,11 @@ class TPOChatModel(BaseChatModel):
         }
         if self.return_full_result:
             metadata["tpo_result"] = result.model_dump(mode="json")
+        content = result.response
+        if self.chain.answer_schema is None:  # a cut object would no longer parse
+            content = _cut_at_stop(content, stop if stop is not None else self.stop)
         return AIMessage(
-            content=_cut_at_stop(result.response, stop if stop is not None else self.stop),
+            content=content,
             response_metadata=metadata,
             usage_metadata=_usage(usage),
         )
@@ -532,7 +590,13 @@ class _Run:
         graph_input = tpo_input(messages, drafts)
         if self.call.policy_kwargs:
             policy: Any = chain.policy.bind(**self.call.policy_kwargs)
-            graph = create_tpo_graph(policy, chain.reward, chain.config, prompts=chain.prompts)
+            graph = create_tpo_graph(
+                policy,
+                chain.reward,
+                chain.config,
+                prompts=chain.prompts,
+                answer_schema=chain.answer_schema,
+            )
         else:
             graph = chain.graph
         # A fresh `configurable` (TPO's settings only) keeps the graph a run of its own, not a
@@ -548,7 +612,7 @@ class _Run:
                 last = item
             elif self.writer is not None:
                 self.writer(item)
-        return TPOResult.from_state(last or graph_input)
+        return self.model.chain.result(last or graph_input)
 
     async def atpo(self, messages: list[BaseMessage], draft: AIMessage | None) -> TPOResult:
         graph, graph_input, config = self._graph_and_config(messages, draft)
@@ -560,7 +624,7 @@ class _Run:
                 last = item
             elif self.writer is not None:
                 self.writer(item)
-        return TPOResult.from_state(last or graph_input)
+        return self.model.chain.result(last or graph_input)
 
 
 def _child_callbacks(parent: _Parent) -> CallbackManager:
@@ -606,11 +670,25 @@ def _model_name(policy: Any) -> str:
 def _usage(usage: dict[str, int]) -> UsageMetadata | None:
     if not usage:
         return None
-    return UsageMetadata(
+    metadata = UsageMetadata(
         input_tokens=int(usage.get("input_tokens", 0)),
         output_tokens=int(usage.get("output_tokens", 0)),
         total_tokens=int(usage.get("total_tokens", 0)),
     )
+    if "reasoning_tokens" in usage:
+        metadata["output_token_details"] = OutputTokenDetails(
+            reasoning=int(usage["reasoning_tokens"])
+        )
+    return metadata
+
+
+def _is_model_class(schema: Any) -> bool:
+    """A pydantic model class (v2, or v1 as `pydantic.v1` keeps it)."""
+    if not isinstance(schema, type):
+        return False
+    from pydantic import v1
+
+    return issubclass(schema, BaseModel | v1.BaseModel)
 
 
 def _cut_at_stop(text: str, stop: list[str] | None) -> str:

@@ -9,6 +9,11 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 Mode = Literal["tpo", "revision", "bon"]
+Stage = Literal["sample", "critique", "suggest", "rewrite"]
+STAGES: tuple[Stage, ...] = ("sample", "critique", "suggest", "rewrite")
+"""The steps of the loop that send requests to the policy."""
+ThinkingSwitch = Literal["enable_thinking", "thinking", "reasoning_effort"]
+DEFAULT_THINKING_TAGS = ("<think>", "</think>")
 
 MAX_SAMPLES = 1024
 MAX_ITERATIONS = 100
@@ -66,6 +71,29 @@ class TPOConfig(BaseModel):
     failed (permanent errors, such as a prompt too long for the model, are not retried)."""
     retry_backoff_s: float = 1.0
     """Seconds to wait before the first retry; doubled for each further one (at most 30 s)."""
+    thinking_stages: tuple[Stage, ...] | None = None
+    """Stages where a reasoning policy may think before it answers ("sample", "critique",
+    "suggest", "rewrite"); in the others it is asked not to. None asks nothing: every request
+    keeps the model's own setting. How the request says it: `thinking_switch`."""
+    thinking_switch: ThinkingSwitch = "enable_thinking"
+    """How a stage's thinking setting reaches the policy: the chat template's
+    `enable_thinking` (Qwen3, SmolLM3, GLM) or `thinking` (DeepSeek-V3.1, Granite) variable,
+    through `chat_template_kwargs` (in-process vLLM and transformers, and servers such as
+    `vllm serve` through `extra_body`); or `reasoning_effort` ("none" where thinking is off)
+    for servers that take one."""
+    thinking_budget: int | None = None
+    """Tokens a reply may spend thinking, on top of `max_tokens` (the run's, else the model's
+    own, which stays the answer's), wherever the policy may think. Sent as vLLM's
+    `thinking_token_budget` (in-process `ChatVLLM` and servers; the engine needs a reasoning
+    parser or config); other backends only get the larger `max_tokens`. None: no separate
+    budget."""
+    thinking_tags: tuple[str, str] = DEFAULT_THINKING_TAGS
+    """The tags around thinking written into the reply text. A reply that starts with the
+    opening tag, or has a closing tag its template opened, is split there; thinking in
+    `reasoning_content` or reasoning content blocks needs no tags. An empty opening tag,
+    `("", "</think>")`, says the chat template opens the block (DeepSeek-R1 distillations):
+    a reply is thinking until the closing tag, and one that never reaches it was cut inside
+    its thinking (except in stages asked not to think)."""
 
     @field_validator("num_samples")
     @classmethod
@@ -141,6 +169,47 @@ class TPOConfig(BaseModel):
     def _patience(cls, v: int | None) -> int | None:
         if v is not None:
             _check_range("patience", v, 1, MAX_ITERATIONS, "iterations without improvement")
+        return v
+
+    @field_validator("thinking_stages", mode="before")
+    @classmethod
+    def _thinking_stages(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        names = [part.strip() for part in v.split(",")] if isinstance(v, str) else v
+        if not isinstance(names, list | tuple | set | frozenset):
+            msg = (
+                "thinking_stages must be a list of stage names (any of "
+                f"{', '.join(STAGES)}) or None; got {v!r}."
+            )
+            raise ValueError(msg)
+        unknown = [n for n in names if n not in STAGES]
+        if unknown:
+            msg = (
+                f"thinking_stages takes the stages {', '.join(STAGES)}; {unknown} "
+                "is not one of them. Use () to ask for no thinking anywhere, None to ask nothing."
+            )
+            raise ValueError(msg)
+        return tuple(n for n in STAGES if n in names)
+
+    @field_validator("thinking_budget")
+    @classmethod
+    def _thinking_budget(cls, v: int | None) -> int | None:
+        if v is not None:
+            _check_range("thinking_budget", v, 1, 1_000_000, "thinking tokens per reply")
+        return v
+
+    @field_validator("thinking_tags")
+    @classmethod
+    def _thinking_tags(cls, v: tuple[str, str]) -> tuple[str, str]:
+        start, end = v
+        if (start and not start.strip()) or not end.strip() or start == end:
+            msg = (
+                "thinking_tags must be an opening and a closing tag, such as "
+                '("<think>", "</think>"), the closing one non-blank (an empty opening tag: the '
+                f"chat template opens the block); got {v!r}."
+            )
+            raise ValueError(msg)
         return v
 
     @model_validator(mode="after")

@@ -29,6 +29,7 @@ from langchain_tpo.prompts import TPOPrompts
 from langchain_tpo.review import ReviewPoint, check_review_points
 from langchain_tpo.reward_models.base import RewardModel
 from langchain_tpo.state import TPOInput, TPOOutput, TPOState
+from langchain_tpo.structured import AnswerSchema
 
 NODES = ("prepare", "sample", "score", "critique", "suggest", "rewrite", "finish")
 
@@ -60,6 +61,7 @@ def create_tpo_graph(
     *,
     prompts: TPOPrompts | None = None,
     human_review: Sequence[ReviewPoint] = (),
+    answer_schema: AnswerSchema | Any = None,
     name: str = "tpo",
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build the compiled TPO graph.
@@ -79,6 +81,11 @@ def create_tpo_graph(
         prompts: Replacement prompts.
         human_review: Review points where the graph pauses for a person (`"critique"`,
             `"rewrite"`; see `langchain_tpo.review`). Needs a checkpointer.
+        answer_schema: The schema answers must follow (a pydantic model, a TypedDict, a JSON
+            schema, or an `AnswerSchema` saying how to ask for it and what the reward reads).
+            Samples and rewrites are then asked for in the schema and validated; the answer is
+            the best object's JSON text (`TPOResult.from_state(output, answer_schema=...)`
+            gives the object).
         name: Name of the compiled graph.
 
     Returns:
@@ -104,7 +111,14 @@ def create_tpo_graph(
             "checkpointer=InMemorySaver() (or a SqliteSaver to resume in another process)."
         )
         raise ValueError(msg)
-    nodes = TPONodes(policy, reward, config or TPOConfig(), prompts or TPOPrompts(), points)
+    nodes = TPONodes(
+        policy,
+        reward,
+        config or TPOConfig(),
+        prompts or TPOPrompts(),
+        points,
+        AnswerSchema.of(answer_schema),
+    )
     builder = StateGraph(
         TPOState, context_schema=TPOContext, input_schema=TPOInput, output_schema=TPOOutput
     )

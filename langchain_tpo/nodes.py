@@ -5,6 +5,12 @@ model or reward call (sync or async), and a pure part that turns the answer into
 update. The sync and async node functions share everything but the call, so `invoke` and
 `ainvoke` run the same algorithm.
 
+Thinking and schemas: every reply is split into thinking and answer (`thinking`); a reply that
+thought and never answered is counted (`thinking_cutoffs`) and not scored, and only answers
+reach the cache, the prompts and the result; earlier assistant turns lose their thinking before
+they go back to the model. With an answer schema (`structured`), samples and rewrites are asked
+for in the schema and validated: a reply that does not fit is counted (`invalid_outputs`).
+
 Failures: each request is timed and retried by `resilience`. A stage that still fails ends the
 run with the best answer so far (`stop_reason="stage_failed"`, `error` says why), unless there
 is no answer yet: then the error is raised, since there is nothing to return. The run's
@@ -28,7 +34,7 @@ from langgraph.config import get_stream_writer
 from langgraph.runtime import Runtime
 
 from langchain_tpo import review
-from langchain_tpo.config import TPOConfig
+from langchain_tpo.config import DEFAULT_THINKING_TAGS, TPOConfig
 from langchain_tpo.errors import TPOInputError
 from langchain_tpo.fencing import fence_line, fenced, tag_of
 from langchain_tpo.inputs import validate_input
@@ -36,16 +42,20 @@ from langchain_tpo.parsing import HOLE, extract_response, scaffold_lines
 from langchain_tpo.prompts import MARKERS, TPOPrompts, render_context, render_notes
 from langchain_tpo.resilience import RequestPolicy, acall, call, describe
 from langchain_tpo.reward_models.base import Pair, Query, Reward, RewardModel
+from langchain_tpo.run_order import METADATA_KEY, next_run_order
 from langchain_tpo.sampling import Samples, SamplingParams, asample, derive_seed, sample
 from langchain_tpo.state import (
     COUNTERS,
     CandidateDict,
     IterationDict,
+    PendingDict,
     StepDict,
     TPOState,
     best_candidate,
     worst_candidate,
 )
+from langchain_tpo.structured import AnswerSchema, InvalidAnswer
+from langchain_tpo.thinking import Reply, split_reply, stage_thinking, strip_thinking
 
 Update = dict[str, Any]
 
@@ -115,12 +125,14 @@ class TPONodes:
         config: TPOConfig,
         prompts: TPOPrompts,
         human_review: frozenset[str] = frozenset(),
+        answer_schema: AnswerSchema | None = None,
     ) -> None:
         self._policy = Lazy(policy)
         self._reward = Lazy(reward)
         self.config = config
         self.prompts = prompts
         self.human_review = human_review
+        self.answer_schema = answer_schema
         self._rewrite_scaffold = scaffold_lines(prompts.rewrite)
         variables = set(prompts.rewrite.input_variables) | set(prompts.rewrite.optional_variables)
         self._rewrite_uses_markers = "response_start" in variables
@@ -169,16 +181,36 @@ class TPONodes:
         ).model_dump()
         if settings["seed"] is None:
             settings["seed"] = random.getrandbits(31)
+        # Backends that serve one batch at a time serve earlier runs first (run_order.py).
+        settings[METADATA_KEY] = next_run_order()
         timeout = settings["timeout_s"]
-        drafts = [d.strip() for d in given.get("drafts", []) if d.strip()]
+        tags = _tags(settings)
+        drafts = [
+            split_reply(d, tags, asked_not_to_think=True)  # a draft is meant as an answer
+            for d in given.get("drafts", [])
+            if d.strip()
+        ]
+        pending, counts = self._answers(drafts)
+        warnings = [
+            f"{count} draft(s) {why} and were left out."
+            for count, why in (
+                (counts["invalid_outputs"], "did not fit the answer schema"),
+                (counts["thinking_cutoffs"], "held thinking and no answer"),
+            )
+            if count
+        ]
+        conversation = [*state.get("turns", []), *given.get("context", [])]
         return {
             **fresh_run(),
+            "invalid_outputs": counts["invalid_outputs"],
+            "thinking_cutoffs": counts["thinking_cutoffs"],
             "query": given["query"],
             "settings": settings,
-            "conversation": [*state.get("turns", []), *given.get("context", [])],
+            "conversation": strip_thinking(conversation, tags),
             "context": [],
             "drafts": [],
-            "pending": drafts,
+            "pending": pending,
+            "warnings": warnings,
             "deadline": time.time() + timeout if timeout else None,
         }
 
@@ -187,22 +219,48 @@ class TPONodes:
 
     # -- sample -----------------------------------------------------------------------------
 
+    def _asked_query(self, state: TPOState) -> str:
+        """The query as the policy sees it: with an answer schema, the schema follows it."""
+        if self.answer_schema is None:
+            return state["query"]
+        return f"{state['query']}\n\n{self.answer_schema.instruction()}"
+
+    def _answers(self, replies: Sequence[Reply]) -> tuple[list[PendingDict], dict[str, int]]:
+        """The usable answers of sample replies (or drafts), and what was left out and why."""
+        counts = {"thinking_cutoffs": 0, "empty_outputs": 0, "invalid_outputs": 0}
+        usable: list[PendingDict] = []
+        for reply in replies:
+            if reply.cut_in_thinking:
+                counts["thinking_cutoffs"] += 1
+                continue
+            text = reply.answer.strip()
+            if not text:
+                counts["empty_outputs"] += 1
+                continue
+            if self.answer_schema is not None:
+                try:
+                    _, text = self.answer_schema.validate(text)
+                except InvalidAnswer:
+                    counts["invalid_outputs"] += 1
+                    continue
+            usable.append({"text": text, "thinking": reply.thinking})
+        return usable, counts
+
     def _sample_plan(self, state: TPOState) -> _Plan:
         return _Plan(
             step={},
-            messages=[*state.get("conversation", []), HumanMessage(state["query"])],
+            messages=[*state.get("conversation", []), HumanMessage(self._asked_query(state))],
             event={"event": "tpo.stage", "stage": "sample", "iteration": -1},
             warnings=[],
         )
 
     def _sample_update(self, state: TPOState, samples: Samples) -> Update:
-        texts = [t.strip() for t in samples.texts]
-        usable = [t for t in texts if t]
-        drafts = list(state.get("pending", []))
+        usable, counts = self._answers(samples.replies)
+        drafts = _pending(state)
         update = {
             "pending": drafts + usable,
-            **_counted(state, samples, empty_outputs=len(texts) - len(usable)),
-            "warnings": [*state.get("warnings", []), *_failure_warnings(samples, "sample")],
+            **_counted(state, samples, **counts),
+            "warnings": _warnings(state, samples, "sample"),
         }
         if not usable and samples.last_error is not None:
             if not drafts:
@@ -235,12 +293,13 @@ class TPONodes:
         if state.get("candidates") and _timed_out(state):
             return None
         known = {c["text"] for c in state.get("candidates", [])}
-        new = list(dict.fromkeys(t for t in state.get("pending", []) if t not in known))
+        new = list(dict.fromkeys(p["text"] for p in _pending(state) if p["text"] not in known))
         conversation = state.get("conversation", [])
         query: Query = (
             [*conversation, HumanMessage(state["query"])] if conversation else state["query"]
         )
-        return new, [(query, text) for text in new]
+        schema = self.answer_schema
+        return new, [(query, schema.reward_text(t) if schema else t) for t in new]
 
     def _score_failed(self, state: TPOState, error: Exception, retries: int) -> Update:
         if not state.get("candidates"):
@@ -259,7 +318,8 @@ class TPONodes:
         scored.update({t: _candidate(t, r, round_) for t, r in zip(new, rewards, strict=True)})
         # Every sample is kept, duplicates too; a text already in the cache is not rescored.
         added: list[CandidateDict] = [
-            {**scored[t], "iteration": round_} for t in state.get("pending", [])
+            {**scored[p["text"]], "iteration": round_, "thinking": p["thinking"]}
+            for p in _pending(state)
         ]
         cache = [*old, *added]
         best = best_candidate(cache)
@@ -287,7 +347,8 @@ class TPONodes:
         update["stop_reason"] = stop
         if stop == "no_usable_response":
             warnings.append(
-                "The policy produced no usable response (all samples were empty or failed)."
+                "The policy produced no usable response (every sample was empty or failed, ran "
+                "out of tokens while thinking, or did not fit the answer schema: see the counts)."
             )
         update["warnings"] = warnings
         update["progress"] = {
@@ -375,7 +436,7 @@ class TPONodes:
         texts = [chosen["text"]] + ([rejected["text"]] if rejected else [])
         fence = self._fence(state, "critique", iteration, texts)
         variables = {
-            **_common(state, chosen, fence),
+            **self._common(state, chosen, fence),
             "chosen_notes": render_notes(chosen.get("feedback")),
         }
         if rejected is None:
@@ -409,7 +470,8 @@ class TPONodes:
         """`n` of the policy's replies to the plan's request (none when a person wrote it)."""
         if plan.messages is None:
             return Samples()
-        params = _params(state["settings"], stage, _iteration(plan))
+        params = self._params(state["settings"], stage, _iteration(plan))
+        config = _ordered(config, state)
         return sample(
             self.policy, plan.messages, n, params, config, policy=_requests(state), stage=stage
         )
@@ -419,7 +481,8 @@ class TPONodes:
     ) -> Samples:
         if plan.messages is None:
             return Samples()
-        params = _params(state["settings"], stage, _iteration(plan))
+        params = self._params(state["settings"], stage, _iteration(plan))
+        config = _ordered(config, state)
         model = await self.apolicy()
         return await asample(
             model, plan.messages, n, params, config, policy=_requests(state), stage=stage
@@ -432,7 +495,7 @@ class TPONodes:
         critique = step.get("critique", "")
         fence = self._fence(state, "suggest", step["iteration"], [step["chosen"]["text"], critique])
         variables = {
-            **_common(state, step["chosen"], fence),
+            **self._common(state, step["chosen"], fence),
             "critique": critique,
             "fenced_critique": fenced(critique, fence),
         }
@@ -467,7 +530,7 @@ class TPONodes:
             state, "rewrite", step["iteration"], [step["chosen"]["text"], suggestion]
         )
         variables = {
-            **_common(state, step["chosen"], fence),
+            **self._common(state, step["chosen"], fence),
             "critique": step.get("critique", ""),
             "fenced_critique": fenced(step.get("critique", ""), fence),
             "suggestion": suggestion,
@@ -477,31 +540,44 @@ class TPONodes:
         event = {"event": "tpo.stage", "stage": "rewrite", "iteration": step["iteration"]}
         return _Plan(step, _format(self.prompts.rewrite, variables), event, [], fence)
 
-    def _rewrite_update(self, state: TPOState, plan: _Plan, samples: Samples) -> Update:
+    def _rewrite_answers(
+        self, plan: _Plan, replies: Sequence[Reply]
+    ) -> tuple[list[PendingDict], dict[str, int]]:
+        """The usable rewrites, and the counts of what was cut or left out."""
+        if self.answer_schema is not None:  # an object: validated whole, nothing to cut
+            return self._answers(replies)
         # A line carrying the fence's tag is a replay of the prompt, however it is decorated.
         scaffold = self._rewrite_scaffold | {f"{HOLE}{tag_of(plan.fence).casefold()}{HOLE}"}
-        extracted = [extract_response(t, scaffold=scaffold) for t in samples.texts]
-        usable = [e.text for e in extracted if e.text]
+        answered = [r for r in replies if not r.cut_in_thinking]
+        extracted = [(extract_response(r.answer, scaffold=scaffold), r) for r in answered]
+        usable: list[PendingDict] = [
+            {"text": e.text, "thinking": r.thinking} for e, r in extracted if e.text
+        ]
         counts = {
             "marker_misses": (
-                sum(1 for e in extracted if e.text and not e.had_markers)
+                sum(1 for e, _ in extracted if e.text and not e.had_markers)
                 if self._rewrite_uses_markers
                 else 0
             ),
-            "prompt_echoes": sum(1 for e in extracted if e.echoed_prompt),
-            "lead_ins": sum(1 for e in extracted if e.lead_in),
-            "scaffold_cuts": sum(1 for e in extracted if e.scaffold_paragraphs),
+            "prompt_echoes": sum(1 for e, _ in extracted if e.echoed_prompt),
+            "lead_ins": sum(1 for e, _ in extracted if e.lead_in),
+            "scaffold_cuts": sum(1 for e, _ in extracted if e.scaffold_paragraphs),
             "empty_outputs": len(extracted) - len(usable),
+            "thinking_cutoffs": len(replies) - len(answered),
         }
+        return usable, counts
+
+    def _rewrite_update(self, state: TPOState, plan: _Plan, samples: Samples) -> Update:
+        usable, counts = self._rewrite_answers(plan, samples.replies)
         step = {**plan.step, **counts}
         update: Update = {
             "step": step,
             "round": step["iteration"],
             "pending": usable,
             **_counted(state, samples, **counts),
-            "warnings": [*state.get("warnings", []), *_failure_warnings(samples, "rewrite")],
+            "warnings": _warnings(state, samples, "rewrite"),
         }
-        if not samples.texts and samples.last_error is not None:
+        if not samples.replies and samples.last_error is not None:
             update.update(_stage_failed(state, "rewrite", samples))
             update["pending"] = []
         return update
@@ -556,11 +632,38 @@ class TPONodes:
     def _fence(self, state: TPOState, stage: str, iteration: int, texts: Sequence[str]) -> str:
         everything = [
             *texts,
-            state["query"],
+            self._asked_query(state),
             *(m.text for m in state.get("conversation", [])),
         ]
         seed = derive_seed(state["settings"]["seed"], "fence", stage, iteration)
         return fence_line(seed, everything)
+
+    def _params(self, settings: dict[str, Any], stage: str, iteration: int = -1) -> SamplingParams:
+        """What a request of this stage asks for: sampling knobs, whether the policy may
+        think, and (for samples and rewrites) the answer schema."""
+        return SamplingParams(
+            temperature=settings["temperature"],
+            top_p=settings["top_p"],
+            max_tokens=settings["max_tokens"],
+            seed=derive_seed(settings["seed"], stage, iteration),
+            thinking=stage_thinking(settings, stage),
+            thinking_switch=settings.get("thinking_switch") or "enable_thinking",
+            thinking_budget=settings.get("thinking_budget"),
+            thinking_tags=_tags(settings),
+            answer_schema=self.answer_schema if stage in ("sample", "rewrite") else None,
+        )
+
+    def _common(self, state: TPOState, chosen: CandidateDict, fence: str) -> dict[str, Any]:
+        conversation = list(state.get("conversation", []))
+        query = self._asked_query(state)
+        return {
+            "context": render_context(conversation),
+            "query": query,
+            "conversation": [*conversation, HumanMessage(query)],
+            "chosen": chosen["text"],
+            "fenced_chosen": fenced(chosen["text"], fence),
+            "fence": fence,
+        }
 
 
 # -- pure helpers -------------------------------------------------------------------------------
@@ -571,13 +674,24 @@ def _iteration(plan: _Plan) -> int:
     return plan.step.get("iteration", -1)
 
 
-def _params(settings: dict[str, Any], stage: str, iteration: int = -1) -> SamplingParams:
-    return SamplingParams(
-        temperature=settings["temperature"],
-        top_p=settings["top_p"],
-        max_tokens=settings["max_tokens"],
-        seed=derive_seed(settings["seed"], stage, iteration),
-    )
+def _tags(settings: dict[str, Any]) -> tuple[str, str]:
+    tags = settings.get("thinking_tags") or DEFAULT_THINKING_TAGS
+    return (tags[0], tags[1])
+
+
+def _pending(state: TPOState) -> list[PendingDict]:
+    """The answers waiting for `score` (a plain string is an answer without thinking)."""
+    return [
+        p if isinstance(p, dict) else {"text": p, "thinking": None}
+        for p in state.get("pending", [])
+    ]
+
+
+def _warnings(state: TPOState, samples: Samples, stage: str) -> list[str]:
+    """The run's warnings after a request: its failures, and its notes (each once a run)."""
+    warnings = [*state.get("warnings", []), *_failure_warnings(samples, stage)]
+    warnings += [note for note in samples.notes if note not in warnings]
+    return warnings
 
 
 def _requests(state: TPOState, *, grace: bool = False) -> RequestPolicy:
@@ -630,6 +744,14 @@ def _stage_failed(
     }
 
 
+def _ordered(config: RunnableConfig, state: TPOState) -> RunnableConfig:
+    """The request's config with the run's admission number in its metadata."""
+    order = state["settings"].get(METADATA_KEY)
+    if order is None:  # a run checkpointed before runs were numbered
+        return config
+    return {**config, "metadata": {**(config.get("metadata") or {}), METADATA_KEY: order}}
+
+
 def _counted(state: TPOState, samples: Samples, **extra: int) -> Update:
     """The run's counters and token usage after one sampling request."""
     deltas = {
@@ -658,18 +780,6 @@ def _candidate(text: str, reward: Reward, iteration: int) -> CandidateDict:
     }
 
 
-def _common(state: TPOState, chosen: CandidateDict, fence: str) -> dict[str, Any]:
-    conversation = list(state.get("conversation", []))
-    return {
-        "context": render_context(conversation),
-        "query": state["query"],
-        "conversation": [*conversation, HumanMessage(state["query"])],
-        "chosen": chosen["text"],
-        "fenced_chosen": fenced(chosen["text"], fence),
-        "fence": fence,
-    }
-
-
 def _format(prompt: Any, variables: dict[str, Any]) -> list[BaseMessage]:
     wanted = set(prompt.input_variables) | set(prompt.optional_variables)
     return list(prompt.format_messages(**{k: v for k, v in variables.items() if k in wanted}))
@@ -677,14 +787,26 @@ def _format(prompt: Any, variables: dict[str, Any]) -> list[BaseMessage]:
 
 def _text_update(state: TPOState, plan: _Plan, key: str, samples: Samples) -> Update:
     """The state after a single-text stage (critique, suggestion)."""
-    warnings = [*state.get("warnings", []), *plan.warnings, *_failure_warnings(samples, key)]
+    stage = "critique" if key == "critique" else "suggest"
+    warnings = [*_warnings(state, samples, key), *plan.warnings]
     step: dict[str, Any] = dict(plan.step)
+    reply = samples.replies[0] if samples.replies else None
     if plan.messages is not None:
-        step[key] = samples.texts[0].strip() if samples.texts else ""
-    update: Update = {"step": step, **_counted(state, samples), "warnings": warnings}
-    if plan.messages is not None and not samples.texts and samples.last_error is not None:
-        stage = "critique" if key == "critique" else "suggest"
+        step[key] = reply.answer.strip() if reply else ""
+    cut = int(reply is not None and reply.cut_in_thinking)
+    update: Update = {
+        "step": step,
+        **_counted(state, samples, thinking_cutoffs=cut),
+        "warnings": warnings,
+    }
+    if plan.messages is not None and not samples.replies and samples.last_error is not None:
         update.update(_stage_failed(state, stage, samples))
+    elif cut:
+        warnings.append(
+            f"Iteration {step['iteration']}: the {key} request ran out of tokens while the "
+            f"policy was thinking, so there is no {key}; raise max_tokens or thinking_budget, "
+            f"or leave {stage} out of thinking_stages."
+        )
     elif not step.get(key):
         warnings.append(f"Iteration {step['iteration']}: the {key} came back empty.")
     return update

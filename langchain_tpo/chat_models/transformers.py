@@ -2,9 +2,10 @@
 
 LangChain's `ChatHuggingFace` over a pipeline keeps one sample per call and runs one call at a
 time. TPO asks for N samples of one conversation; this chat model draws them in one `generate`
-call (`num_return_sequences`), reports token usage, refuses prompts longer than the model's
-context before generating, and goes through the normal chat-model path, so every request is a
-traced run with its prompt, completion and usage.
+call (one row per sample), merges concurrent requests (many TPO runs) into batched `generate`
+calls, reports token usage, refuses prompts longer than the model's context before
+generating, and goes through the normal chat-model path, so every request is a traced run with
+its prompt, completion and usage.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import copy
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -22,6 +24,13 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
+from langchain_tpo.chat_models._generation_batcher import (
+    GenerationBatcher,
+    GenerationCounts,
+    GenerationJob,
+    SeededSampler,
+    row_seeds,
+)
 from langchain_tpo.chat_models._messages import to_chat_dicts
 from langchain_tpo.chat_models._samples import (
     chat_result,
@@ -30,6 +39,7 @@ from langchain_tpo.chat_models._samples import (
     ls_params,
 )
 from langchain_tpo.errors import ContextLengthError
+from langchain_tpo.run_order import run_order_of
 
 __all__ = ["ChatTransformers"]
 
@@ -42,11 +52,22 @@ _NO_LIMIT = 10**9
 class ChatTransformers(BaseChatModel):
     """A transformers causal LM with a chat template, drawing `n` samples per request.
 
-    Sampling fields left as None come from the model's `generation_config.json`. Calls are
-    serialized (one `generate` at a time); the async methods run it in a worker thread, so an
-    event loop never blocks. A prompt that leaves no room in the model's context raises
-    `ContextLengthError` before anything is generated; otherwise the reply is capped to the room
-    that is left.
+    Sampling fields left as None come from the model's `generation_config.json`. One worker
+    thread runs `generate`; concurrent requests (threads, or many `ainvoke`s: the async
+    methods wait without holding a thread) that arrive while it is busy, or within
+    `batch_window_ms` while it is idle, are decoded together: grouped by generation settings,
+    left-padded, one row per sample, at most `max_batch_rows` rows per call. Requests of
+    earlier TPO runs go first (each run's requests carry its admission number, `run_order`),
+    so that with many runs in flight the earliest finish first while later runs fill the
+    batches (a request that waited a minute goes first, whatever its run).
+    A prompt that leaves no room in the model's context raises `ContextLengthError` before
+    anything is generated; otherwise the reply is capped to the room that is left.
+
+    Seeds: each sample draws from its own generator, seeded from the request's `seed` and the
+    sample's index, so a seeded request gives the same samples whatever it is batched with, up
+    to float rounding of the logits between batch shapes (which moves a token only where two
+    candidates tie within it). Sampling honours temperature, top_k and top_p; other sampling
+    filters of a generation config (min_p, typical_p...) are not applied.
 
     Example:
         ```python
@@ -84,8 +105,21 @@ class ChatTransformers(BaseChatModel):
     """Seconds one `generate` call may take; transformers stops it there."""
     generation_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Further `GenerationConfig` settings for every request (top_k, repetition_penalty...)."""
+    batch_window_ms: float = Field(default=5.0, ge=0)
+    """Milliseconds a request waits, while the model is idle, for concurrent requests to join
+    its batch (requests that arrive while it is busy join the next batch anyway)."""
+    chat_template_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Variables for the chat template of every request (`enable_thinking`...); a call's
+    `chat_template_kwargs` are merged over them."""
+    max_batch_rows: int = Field(default=8, ge=1)
+    """Most rows (samples) decoded in one `generate` call; a larger request goes alone. On a
+    2-core CPU a 5-row decode step is already compute-bound (three 5-sample requests decoded
+    together took about as long as one after another), while 1-row requests (TPO's critique
+    and suggest) decoded 8 together took a third of the time: 8 lets those share batches and
+    keeps the earliest run's sampling stages near their speed alone. Raise it on a GPU."""
 
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _batcher: GenerationBatcher | None = PrivateAttr(default=None)
+    _batcher_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -177,34 +211,9 @@ class ChatTransformers(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        settings = {
-            "n": self.n,
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "max_tokens": self.max_tokens,
-            "seed": self.seed,
-            "max_time": self.max_time,
-        }
-        settings.update({k: v for k, v in kwargs.items() if k in settings and v is not None})
-        unknown = set(kwargs) - set(settings) - {"model"}
-        if unknown:
-            msg = f"ChatTransformers does not take {sorted(unknown)} per call."
-            raise TypeError(msg)
-        stops = stop if stop is not None else self.stop
-        with self._lock:
-            replies, prompt_tokens = self._sample(messages, settings)
-        samples = []
-        for text, tokens, finish in replies:
-            for word in stops or []:
-                if word and word in text:
-                    text, finish = text[: text.index(word)], "stop"
-            samples.append((text, tokens, {"finish_reason": finish}))
-        return chat_result(
-            samples, prompt_tokens=prompt_tokens, model_name=self.model_name, provider=_PROVIDER
-        )
-
-    def _combine_llm_outputs(self, llm_outputs: list[dict[str, Any] | None]) -> dict[str, Any]:
-        return combined_llm_output(llm_outputs, self.model_name)
+        job, n = self._job(messages, self._settings(kwargs), run_manager)
+        rows = self._get_batcher().submit(job).result()
+        return self._result(rows, n, job, stop)
 
     async def _agenerate(
         self,
@@ -213,35 +222,135 @@ class ChatTransformers(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        return await asyncio.to_thread(self._generate, messages, stop, None, **kwargs)
+        # Tokenizing is quick; the wait for the batch holds no thread, so any number of
+        # concurrent requests can join one batch.
+        job, n = self._job(messages, self._settings(kwargs), run_manager)
+        future = self._get_batcher().submit(job)
+        rows = await asyncio.wrap_future(future)  # cancelling drops a job still queued
+        return self._result(rows, n, job, stop)
 
-    def _sample(
-        self, messages: list[BaseMessage], settings: dict[str, Any]
-    ) -> tuple[list[tuple[str, int, str]], int]:
-        """(text, output tokens, finish reason) of each of n replies, and the prompt's tokens."""
-        import torch
-        import transformers
+    def _combine_llm_outputs(self, llm_outputs: list[dict[str, Any] | None]) -> dict[str, Any]:
+        return combined_llm_output(llm_outputs, self.model_name)
 
-        tokenizer, model = self.tokenizer, self.model
-        text = tokenizer.apply_chat_template(
-            to_chat_dicts(messages), tokenize=False, add_generation_prompt=True
+    def generation_counts(self) -> GenerationCounts:
+        """Requests received and batched `generate` calls made so far, for benchmarks and
+        metrics."""
+        return self._get_batcher().counts()
+
+    def _get_batcher(self) -> GenerationBatcher:
+        with self._batcher_lock:
+            if self._batcher is None:
+                self._batcher = GenerationBatcher(
+                    self._run_batch,
+                    window_s=self.batch_window_ms / 1000,
+                    max_rows=self.max_batch_rows,
+                )
+            return self._batcher
+
+    def _settings(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        settings: dict[str, Any] = {
+            "n": self.n,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+            "max_time": self.max_time,
+        }
+        settings.update({k: v for k, v in kwargs.items() if k in settings and v is not None})
+        settings["chat_template_kwargs"] = {
+            **self.chat_template_kwargs,
+            **(kwargs.get("chat_template_kwargs") or {}),
+        }
+        unknown = set(kwargs) - set(settings) - {"model"}
+        if unknown:
+            msg = f"ChatTransformers does not take {sorted(unknown)} per call."
+            raise TypeError(msg)
+        return settings
+
+    def _job(
+        self, messages: list[BaseMessage], settings: dict[str, Any], run_manager: Any = None
+    ) -> tuple[GenerationJob, int]:
+        """The request as a batch job (raises ContextLengthError before anything is queued)."""
+        text = self.tokenizer.apply_chat_template(
+            to_chat_dicts(messages),
+            tokenize=False,
+            add_generation_prompt=True,
+            **settings["chat_template_kwargs"],
         )
         # The chat template already writes the special tokens the model expects at the start.
-        batch = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
-        prompt_tokens = int(batch["input_ids"].shape[1])
-        config = self._generation_config(settings, prompt_tokens)
-        per_prompt = config.num_return_sequences
-        if settings["seed"] is not None:
-            transformers.set_seed(int(settings["seed"]))
+        ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        config = self._generation_config(settings, len(ids))
+        sampling = bool(config.do_sample)
+        key = (
+            sampling,
+            config.temperature if sampling else None,
+            config.top_p if sampling else None,
+            config.top_k if sampling else None,
+            config.max_new_tokens,
+            config.max_time,
+        )
+        rows = settings["n"] if sampling else 1
+        order = run_order_of(getattr(run_manager, "metadata", None))
+        job = GenerationJob(ids, rows, key, config, settings["seed"], order)
+        return job, settings["n"]
+
+    def _run_batch(self, jobs: Sequence[GenerationJob]) -> list[list[list[int]]]:
+        """Decode a group of jobs with equal settings in one left-padded `generate` call."""
+        import torch
+        from transformers import LogitsProcessorList
+
+        prompts = [job.prompt_ids for job in jobs for _ in range(job.rows)]
+        width = max(len(ids) for ids in prompts)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.full((len(prompts), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for row, prompt in enumerate(prompts):
+            ids[row, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
+            mask[row, width - len(prompt) :] = 1
+        config = copy.deepcopy(jobs[0].settings)
+        processors = LogitsProcessorList()
+        if config.do_sample:
+            seeds = [s for job in jobs for s in row_seeds(job.seed, job.rows)]
+            processors.append(
+                SeededSampler(seeds, config.temperature or 1.0, config.top_p, config.top_k)
+            )
+            # Greedy over the sampler's noisy scores is the sample (see _generation_batcher).
+            config.do_sample = False
+            config.temperature = config.top_p = config.top_k = None
+        config.num_return_sequences = 1
+        device = self.model.device
         with torch.inference_mode():
-            output = model.generate(**batch, generation_config=config)
-        stops = _stop_ids(config, tokenizer)
-        replies = []
-        for ids in output[:, prompt_tokens:].tolist():
-            ids, finished = _until_stop(ids, stops)
-            reply = tokenizer.decode(ids, skip_special_tokens=True).strip()
-            replies.append((reply, len(ids), "stop" if finished else "length"))
-        return replies * (settings["n"] // per_prompt), prompt_tokens
+            output = self.model.generate(
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                generation_config=config,
+                logits_processor=processors,
+            )
+        generated = output[:, width:].tolist()
+        results, start = [], 0
+        for job in jobs:
+            results.append(generated[start : start + job.rows])
+            start += job.rows
+        return results
+
+    def _result(
+        self, rows: list[list[int]], n: int, job: GenerationJob, stop: list[str] | None
+    ) -> ChatResult:
+        end = _stop_ids(job.settings, self.tokenizer)
+        prompt_tokens = len(job.prompt_ids)
+        stops = stop if stop is not None else self.stop
+        samples = []
+        for generated in rows * (n // len(rows)):  # greedy: one row, the reply n times
+            reply_ids, finished = _until_stop(generated, end)
+            text = self.tokenizer.decode(reply_ids, skip_special_tokens=True).strip()
+            finish = "stop" if finished else "length"
+            for word in stops or []:
+                if word and word in text:
+                    text, finish = text[: text.index(word)], "stop"
+            samples.append((text, len(reply_ids), {"finish_reason": finish}))
+        return chat_result(
+            samples, prompt_tokens=prompt_tokens, model_name=self.model_name, provider=_PROVIDER
+        )
 
     def _generation_config(self, settings: dict[str, Any], prompt_tokens: int) -> Any:
         config = copy.deepcopy(self.model.generation_config)
@@ -271,7 +380,7 @@ class ChatTransformers(BaseChatModel):
             config.temperature = None
             config.top_p = None
             config.top_k = None
-        config.num_return_sequences = settings["n"] if config.do_sample else 1
+        config.num_return_sequences = 1
         config.pad_token_id = self.tokenizer.pad_token_id
         if settings["max_time"] is not None:
             config.max_time = float(settings["max_time"])

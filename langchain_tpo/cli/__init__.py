@@ -1,4 +1,4 @@
-"""The `tpo` command: `tpo run`, `tpo eval`, `tpo report`."""
+"""The `tpo` command: `tpo run`, `tpo eval`, `tpo report`, `tpo judge`, `tpo serve`."""
 
 from __future__ import annotations
 
@@ -20,7 +20,13 @@ _DEBUG_HELP = "on a failure, print the traceback as well as the one-line reason"
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    from langchain_tpo.cli import eval_command, judge_command, report_command, run_command
+    from langchain_tpo.cli import (
+        eval_command,
+        judge_command,
+        report_command,
+        run_command,
+        serve_command,
+    )
 
     parser = argparse.ArgumentParser(
         prog="tpo",
@@ -33,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_command.add_parser(sub)
     report_command.add_parser(sub)
     judge_command.add_parser(sub)
+    serve_command.add_parser(sub)
     for command in sub.choices.values():
         # Also after the command name (`tpo run --debug ...`); SUPPRESS keeps a `tpo --debug`
         # given before it from being reset by the subcommand's default.

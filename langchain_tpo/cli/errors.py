@@ -59,7 +59,8 @@ def _describe(error: BaseException) -> str:
         cause = f": {_text(root)}" if root is not error else ""
         return f"lost the connection to the model server{cause}."
     if isinstance(error, ModelAuthenticationError):
-        return f"the model server refused the API key (--api-key, $OPENAI_API_KEY): {_text(error)}"
+        keys = "--server-api-key, $OPENAI_API_KEY"
+        return f"the model server refused the API key ({keys}): {_text(error)}"
     if isinstance(error, ModelRateLimitError):
         return f"the model server is rate-limiting requests: {_text(error)}"
     if isinstance(error, ModelAPIError):

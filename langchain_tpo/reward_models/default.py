@@ -91,10 +91,6 @@ def load_default_reward(
         if "gpu_memory_utilization" not in kwargs:
             # A fixed KV cache, not a share of the device: this model needs little.
             kwargs.setdefault("kv_cache_memory_bytes", _VLLM_KV_CACHE_BYTES)
-        from langchain_tpo.chat_models.vllm import reuse_cpu_compile_cache
-
-        reuse_cpu_compile_cache()
-
         return VLLMRewardModel.from_model_id(default_reward_dir(), **kwargs)
     msg = f"Unknown backend {backend!r}; use 'transformers' or 'vllm'."
     raise ValueError(msg)

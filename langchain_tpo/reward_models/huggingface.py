@@ -23,8 +23,12 @@ class HuggingFaceRewardModel(CheckpointRewardModel):
     Each pair is rendered with the reward model's own chat template (the conversation before
     the response, then the response as the final assistant turn), tokenized without adding a
     second BOS token, and scored at its last token. The score is the raw logit of the reward
-    label (no sigmoid). Pairs are scored in batches of similar length, so a pair's score does
-    not depend on what it is batched with.
+    label (no sigmoid). Pairs are scored in batches of similar length; which pairs share a
+    forward moves a score only by float rounding (float32 on the CPU: about 1e-7, since the
+    matrix kernels round differently for different batch shapes).
+
+    Concurrent async score calls are coalesced (`batch_window_ms`, 5 ms by default): one batch
+    runs at a time, and the calls that arrive meanwhile are scored together in the next.
 
     Inputs longer than `max_length` tokens are cut from the end of the response (the closing
     tokens of the template are kept), counted in `truncated`, and logged as a warning; scoring
@@ -43,6 +47,9 @@ class HuggingFaceRewardModel(CheckpointRewardModel):
     """A loaded transformers sequence-classification model."""
     batch_size: int = Field(default=8, ge=1)
     """Pairs per forward pass."""
+    max_batches_in_flight: int | None = Field(default=1, ge=1)
+    """One coalesced batch at a time (the forwards share one model): async score calls that
+    arrive while it runs are scored together in the next."""
 
     @model_validator(mode="after")
     def _prepare(self) -> Self:
@@ -84,7 +91,9 @@ class HuggingFaceRewardModel(CheckpointRewardModel):
                 `Combination`, or `{label: weight}` for a weighted sum); by default the one
                 the checkpoint declares, if any. Each label's raw score is kept.
             tokenizer_kwargs: Extra arguments of `AutoTokenizer.from_pretrained`.
-            **model_kwargs: Extra arguments of `AutoModelForSequenceClassification.from_pretrained`.
+            **model_kwargs: Extra arguments of `AutoModelForSequenceClassification.from_pretrained`;
+                `batch_window_ms`, `max_batch_pairs` and `max_batches_in_flight` set those
+                fields instead (how concurrent async calls are coalesced).
 
         Returns:
             The reward model, in evaluation mode.
@@ -95,6 +104,7 @@ class HuggingFaceRewardModel(CheckpointRewardModel):
                 (given or declared), or there is no chat template.
         """
         require(("torch", "transformers"), "HuggingFaceRewardModel", "hf")
+        fields = {k: model_kwargs.pop(k) for k in list(model_kwargs) if k in _COALESCING}
         import torch
         from transformers import AutoModelForSequenceClassification
 
@@ -127,6 +137,7 @@ class HuggingFaceRewardModel(CheckpointRewardModel):
             chat_template=chat_template,
             label_index=label_index,
             combination=None if combination is None else Combination.of(combination),
+            **fields,
         )
 
     def _score(self, pairs: Sequence[Pair]) -> Sequence[float | Reward]:
@@ -169,3 +180,6 @@ class HuggingFaceRewardModel(CheckpointRewardModel):
             else:
                 logits = self.model(input_ids=ids, attention_mask=mask).logits
         return [[float(x) for x in row] for row in logits.float().cpu().tolist()]
+
+
+_COALESCING = ("batch_window_ms", "max_batch_pairs", "max_batches_in_flight")

@@ -92,6 +92,9 @@ class RemoteRewardModel(RewardModel):
     """Extra arguments of `httpx.Client`/`httpx.AsyncClient` (e.g. `transport`, `verify`)."""
     truncated: int = 0
     """How many pairs were truncated to `max_length` so far."""
+    batch_window_ms: float | None = Field(default=5.0, ge=0)
+    """Milliseconds an async score call waits for concurrent calls, so that they go to the
+    server in one request (see `RewardModel`); None sends every call alone."""
 
     _formatter: RewardInputFormatter | None = PrivateAttr(default=None)
     _columns: dict[str, int] | None = PrivateAttr(default=None)

@@ -11,7 +11,17 @@ normal answer or the fault the test set:
 - `nan` (reward only): a NaN score.
 
 `fail_every=k` makes only every k-th chat request fail, and `fail_after=k` lets the first k
-chat requests through before the fault starts (a server that dies mid-run).
+chat requests through before the fault starts (a server that dies mid-run). `chat_delay`
+makes every chat answer take that long (a slow model), `honour_n=False` makes the stub answer
+one choice whatever `n` asks (a server without `n`), and every answer names the last user
+message it answers, so a test can tell whose question an answer belongs to.
+
+`thinking` makes the policy a reasoning model: every answer comes after a thought, written into
+the content (`"tags"`: `<think>...</think>`) or beside it in the message (`"reasoning"`, as vLLM
+0.10+ with a reasoning parser sends it, or `"reasoning_content"`, as earlier vLLM and DeepSeek
+do), with the thought's tokens in `usage.completion_tokens_details.reasoning_tokens`; a request
+whose `chat_template_kwargs.enable_thinking` is false, or whose `reasoning_effort` is "none",
+gets no thought. A `response_format` of type json_schema gets an object of that schema.
 """
 
 from __future__ import annotations
@@ -51,6 +61,9 @@ class StubServer:
     reward_fault: str | None = None
     fail_every: int | None = None
     fail_after: int | None = None
+    chat_delay: float = 0.0
+    honour_n: bool = True
+    thinking: str | None = None
     requests: list[Recorded] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -110,6 +123,11 @@ class StubServer:
 
     def hang(self) -> None:
         self._stopping.wait(HANG_LIMIT)
+
+    def pause(self) -> None:
+        """Wait `chat_delay` seconds (less if the server stops)."""
+        if self.chat_delay:
+            self._stopping.wait(self.chat_delay)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -174,6 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
             if fault:
                 self._fault(fault)
             else:
+                self.server_state.pause()
                 self._send(200, _completion(body, self.server_state))
         elif self.route.endswith(("/classify", "/pooling")):
             fault = self.server_state.reward_fault
@@ -193,27 +212,67 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"error": {"message": f"no route {self.path}"}})
 
 
+THOUGHT = "Stub thought: what does the message ask for?"
+"""The thought of every reply of a thinking stub (a token per word)."""
+
+
 def _completion(body: dict[str, Any], state: StubServer) -> dict[str, Any]:
-    n = int(body.get("n") or 1)
-    prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
+    n = int(body.get("n") or 1) if state.honour_n else 1
+    messages = body.get("messages", [])
+    prompt = " ".join(str(m.get("content", "")) for m in messages)
     rewrite = RESPONSE_START in prompt
+    asked = next((m.get("content") for m in reversed(messages) if m.get("role") == "user"), "")
+    asked = str(asked)[:80]  # the question (a critique prompt, cut short)
+    schema = _asked_schema(body)
+    thinks = state.thinking is not None and _may_think(body)
     choices = []
+    thought_tokens = len(THOUGHT.split()) if thinks else 0
     for i in range(n):
-        text = f"Answer {len(state.requests)}-{i}: " + "more " * (i % 5)
-        if rewrite:
+        text = f"Answer {len(state.requests)}-{i} to [{asked}]: " + "more " * (i % 5)
+        if schema is not None:
+            text = json.dumps(_instance(schema, len(state.requests) + i))
+        elif rewrite:
             text = f"{RESPONSE_START}{text.strip()}{RESPONSE_END}"
-        choices.append(
-            {
-                "index": i,
-                "message": {"role": "assistant", "content": text.strip()},
-                "finish_reason": "stop",
-            }
-        )
+        message: dict[str, Any] = {"role": "assistant", "content": text.strip()}
+        if thinks and state.thinking == "tags":
+            message["content"] = f"<think>{THOUGHT}</think>\n\n{text.strip()}"
+        elif thinks:
+            message[str(state.thinking)] = THOUGHT
+        choices.append({"index": i, "message": message, "finish_reason": "stop"})
+    completion = (5 + thought_tokens) * n
+    usage: dict[str, Any] = {
+        "prompt_tokens": 10,
+        "completion_tokens": completion,
+        "total_tokens": 10 + completion,
+    }
+    if state.thinking is not None:
+        usage["completion_tokens_details"] = {"reasoning_tokens": thought_tokens * n}
     return {
         "id": f"chatcmpl-{len(state.requests)}",
         "object": "chat.completion",
         "created": 0,
         "model": state.model,
         "choices": choices,
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5 * n, "total_tokens": 10 + 5 * n},
+        "usage": usage,
+    }
+
+
+def _may_think(body: dict[str, Any]) -> bool:
+    template = body.get("chat_template_kwargs") or {}
+    return template.get("enable_thinking") is not False and body.get("reasoning_effort") != "none"
+
+
+def _asked_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    wanted = body.get("response_format") or {}
+    if wanted.get("type") != "json_schema":
+        return None
+    return dict((wanted.get("json_schema") or {}).get("schema") or {})
+
+
+def _instance(schema: dict[str, Any], k: int) -> dict[str, Any]:
+    """An object of a flat schema: strings named after their field, numbers `k`."""
+    values = {"integer": k, "number": float(k), "boolean": True}
+    return {
+        name: values.get(spec.get("type"), f"{name} {k}")
+        for name, spec in (schema.get("properties") or {}).items()
     }

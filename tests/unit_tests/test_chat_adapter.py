@@ -320,14 +320,6 @@ def test_a_policy_without_tool_calling_is_a_clear_error() -> None:
         make_model(ScriptedChatModel()).bind_tools([library_hours])
 
 
-def test_structured_output_says_what_to_do_instead() -> None:
-    class Answer(BaseModel):
-        text: str
-
-    with pytest.raises(NotImplementedError, match=r"free text.*policy\.with_structured_output"):
-        make_model(ScriptedToolCallingModel()).with_structured_output(Answer)
-
-
 def test_create_agent_calls_the_tool_then_answers_with_tpo() -> None:
     from langchain.agents import create_agent
 

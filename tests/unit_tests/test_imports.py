@@ -5,6 +5,7 @@ import langchain_tpo
 from langchain_tpo import agents, chat_models, reward_models
 
 EXPECTED_ALL = [
+    "AnswerSchema",
     "Candidate",
     "IterationRecord",
     "TPOChain",
@@ -44,7 +45,7 @@ def test_backend_exports() -> None:
         ]
     )
     assert sorted(chat_models.__all__) == sorted(
-        ["ChatTransformers", "ChatVLLM", "load_default_policy"]
+        ["ChatOpenAICompatible", "ChatTransformers", "ChatVLLM", "load_default_policy"]
     )
 
 
@@ -70,6 +71,17 @@ def test_import_is_light() -> None:
         "import langchain_tpo.chain, langchain_tpo.graph, langchain_tpo.agents;"
         "heavy = [m for m in ('torch', 'transformers', 'vllm', 'langchain') if m in sys.modules];"
         "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_the_command_line_does_not_load_the_server_stack() -> None:
+    """`tpo run`, `tpo eval`... parse their flags without importing what `tpo serve` needs."""
+    code = (
+        "import sys; from langchain_tpo.cli import build_parser; build_parser();"
+        "heavy = ('starlette', 'uvicorn', 'prometheus_client', 'fastapi', 'openai', 'torch');"
+        "print(','.join(m for m in heavy if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

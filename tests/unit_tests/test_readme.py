@@ -6,8 +6,14 @@ blocks run without a model, a GPU or a network:
 
 - `langchain_tpo.chat_models.load_default_policy()` and `langchain_openai.ChatOpenAI(...)` give
   a `ScriptedToolCallingModel` (it samples, critiques, rewrites and calls tools);
+- `langchain_tpo.chat_models.ChatOpenAICompatible(...)` gives a `ScriptedReasoningModelWithN`
+  (it thinks before every reply, with its thinking beside the answer, as a server with a
+  reasoning parser sends it);
 - `langchain_tpo.reward_models.load_default_reward()` gives a reward that prefers longer
   answers.
+
+The `tpo serve` examples need a live server: their ```py block and `curl` command run in
+`tests/server_tests/test_readme_serve.py`.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import pytest
 import langchain_tpo.chat_models
 import langchain_tpo.reward_models
 from langchain_tpo.reward_models import FunctionReward
-from langchain_tpo.testing import ScriptedToolCallingModel
+from langchain_tpo.testing import ScriptedReasoningModelWithN, ScriptedToolCallingModel
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -43,6 +49,13 @@ def scripted_models(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(langchain_tpo.chat_models, "load_default_policy", policy, raising=False)
     monkeypatch.setattr(langchain_tpo.reward_models, "load_default_reward", reward, raising=False)
+
+    def reasoning_server(*args: Any, **kwargs: Any) -> ScriptedReasoningModelWithN:
+        return ScriptedReasoningModelWithN(thinking_form="reasoning_content")
+
+    monkeypatch.setattr(
+        langchain_tpo.chat_models, "ChatOpenAICompatible", reasoning_server, raising=False
+    )
     openai = pytest.importorskip("langchain_openai")
     monkeypatch.setattr(openai, "ChatOpenAI", policy)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -73,3 +74,22 @@ def test_tpo_chain_over_transformers_with_a_function_reward(hf_chat: Any) -> Non
     result = chain.invoke("Give one tip for learning to cook.")
     assert result.response
     assert len(result.best_scores) == 2 and result.failures == 0
+
+
+async def test_concurrent_requests_share_batches_and_keep_their_seeded_samples(
+    hf_chat: Any,
+) -> None:
+    questions = ["Name a fruit.", "Name a colour.", "Name a city.", "Name a tool."]
+    chat = hf_chat.model_copy(update={"max_batch_rows": 8})
+    chat._batcher = None  # its own worker, so its counts are its own
+    alone = [
+        [g.text for g in (await chat.agenerate([[HumanMessage(q)]], n=2, seed=i)).generations[0]]
+        for i, q in enumerate(questions)
+    ]
+    together = await asyncio.gather(
+        *(chat.agenerate([[HumanMessage(q)]], n=2, seed=i) for i, q in enumerate(questions))
+    )
+    counts = chat.generation_counts()
+    assert counts.requests == 8
+    assert counts.batches <= 4 + 2  # the four alone, then at most two for the four together
+    assert [[g.text for g in r.generations[0]] for r in together] == alone

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from langchain_tpo.chat_models import _vllm_engine
-from langchain_tpo.chat_models._vllm_engine import (
+from langchain_tpo import _vllm_engine
+from langchain_tpo._vllm_engine import (
     AsyncEngineRunner,
     EngineOwnership,
     OfflineEngineRunner,

@@ -1,8 +1,9 @@
 """LangChain's standard test suites for TPOChatModel, over a scripted tool-calling policy.
 
 Both suites run here without a real model: the unit suite, and the integration suite
-(invoke, stream, usage, tool calling, tool-message histories, an agent loop), since the
-scripted policy answers and calls tools like a real one.
+(invoke, stream, usage, tool calling, tool-message histories, an agent loop, structured
+output), since the scripted policy answers, calls tools and answers in a JSON schema like a
+real one.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from langchain_tests.unit_tests import ChatModelUnitTests
 from langchain_tpo import TPOChain, TPOConfig
 from langchain_tpo.reward_models import FunctionReward
 from langchain_tpo.testing import ScriptedToolCallingModel
-from tests.unit_tests.chat_models.tpo_capabilities import TPOChatModelCapabilities
+from tests.unit_tests.chat_models.tpo_capabilities import (
+    TPOChatModelCapabilities,
+    TPOChatModelIntegrationCapabilities,
+)
 
 
 def scripted_chain() -> TPOChain:
@@ -32,7 +36,9 @@ class TestTPOChatModelStandard(TPOChatModelCapabilities, ChatModelUnitTests):
         return {"chain": scripted_chain()}
 
 
-class TestTPOChatModelScriptedIntegration(TPOChatModelCapabilities, ChatModelIntegrationTests):
+class TestTPOChatModelScriptedIntegration(
+    TPOChatModelIntegrationCapabilities, ChatModelIntegrationTests
+):
     @property
     def chat_model_params(self) -> dict[str, Any]:
         return {"chain": scripted_chain()}

@@ -61,7 +61,8 @@ def test_n_samples_in_one_call_with_usage(tiny_chat: Any) -> None:
     assert usage["prompt_tokens"] == 5
     assert 0 < usage["completion_tokens"] <= 3 * 4
     for generation in generations:
-        assert "<assistant>" not in generation.text  # the prompt is not echoed
+        # The prompt (5 tokens) is not echoed: only the reply's 4 tokens at most.
+        assert len(generation.text.split()) <= 4
         assert generation.message.usage_metadata["input_tokens"] == 5
 
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
+from langchain_tpo._vllm_engine import VLLM_MISSING, AsyncEngineRunner
 from langchain_tpo.chat_models import ChatVLLM
 from langchain_tpo.chat_models import vllm as vllm_module
-from langchain_tpo.chat_models._vllm_engine import VLLM_MISSING, AsyncEngineRunner
 from langchain_tpo.errors import ContextLengthError
 from langchain_tpo.sampling import SamplingParams, asample, sample
 from tests.unit_tests.chat_models.fakes import FakeAsyncEngine, FakeOfflineEngine

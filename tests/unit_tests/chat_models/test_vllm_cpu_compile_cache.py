@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from langchain_tpo.chat_models import vllm as chat_vllm
+from langchain_tpo import _vllm_engine as chat_vllm
 
 
 @pytest.fixture
@@ -39,3 +39,11 @@ def test_off_the_cpu_or_without_vllm_nothing_changes(no_setting: pytest.MonkeyPa
     no_setting.setattr(chat_vllm, "on_cpu", missing)
     chat_vllm.reuse_cpu_compile_cache()
     assert "VLLM_USE_AOT_COMPILE" not in os.environ
+
+
+def test_policy_and_reward_share_one_copy_under_the_old_name_too() -> None:
+    from langchain_tpo.chat_models import _vllm_engine as old_location
+    from langchain_tpo.chat_models.vllm import reuse_cpu_compile_cache
+
+    assert reuse_cpu_compile_cache is chat_vllm.reuse_cpu_compile_cache
+    assert old_location.AsyncEngineRunner is chat_vllm.AsyncEngineRunner

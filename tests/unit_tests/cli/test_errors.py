@@ -37,7 +37,7 @@ def chained(outer: BaseException, cause: BaseException) -> BaseException:
             "lost the connection to the model server: OSError: Connection refused",
         ),
         (ModelAPIError("Error code: 500 - boom"), "the model server failed"),
-        (ModelAuthenticationError("Error code: 401"), "--api-key"),
+        (ModelAuthenticationError("Error code: 401"), "--server-api-key"),
         (json.JSONDecodeError("Expecting value", "<html>", 0), "not JSON"),
         (RewardModelError("Reward model 'x' returned nan for pair 0"), "returned nan"),
         (ImportError("A --server-url policy needs langchain-openai"), "langchain-openai"),

@@ -64,8 +64,8 @@ def test_keys_are_secret_strings_and_flag_beats_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "from-env-key")
-    args = parse("--api-key", KEY, "--reward-api-key", REWARD_KEY)
-    assert isinstance(args.api_key, SecretStr)
+    args = parse("--server-api-key", KEY, "--reward-api-key", REWARD_KEY)
+    assert isinstance(args.server_api_key, SecretStr)
     assert_no_secret(repr(args))
     assert models.policy_api_key(args).get_secret_value() == KEY
     assert models.reward_api_key(args).get_secret_value() == REWARD_KEY
@@ -74,6 +74,22 @@ def test_keys_are_secret_strings_and_flag_beats_environment(
     assert models.policy_api_key(parse()) is None
     monkeypatch.setenv("TPO_REWARD_API_KEY", "reward-from-env")
     assert models.reward_api_key(parse()).get_secret_value() == "reward-from-env"
+
+
+@pytest.mark.parametrize("command", ["run", "eval"])
+def test_api_key_stays_an_alias_of_server_api_key_on_run_and_eval(command: str) -> None:
+    rest = ["q"] if command == "run" else ["--data", "p.jsonl", "--mode", "tpo", "--out", "r.jsonl"]
+    argv = [command, *rest]
+    args = build_parser().parse_args([*argv, "--api-key", KEY])
+    assert models.policy_api_key(args).get_secret_value() == KEY
+
+
+def test_serve_keeps_api_key_for_its_clients_and_server_api_key_for_the_policy() -> None:
+    args = build_parser().parse_args(["serve", "--api-key", KEY, "--server-api-key", REWARD_KEY])
+    assert args.client_api_key.get_secret_value() == KEY
+    assert models.policy_api_key(args).get_secret_value() == REWARD_KEY
+    assert_no_secret(repr(args))
+    assert set(models.secrets_of(args)) >= {KEY, REWARD_KEY}
 
 
 def test_descriptions_recorded_in_results_have_no_credentials() -> None:

@@ -268,3 +268,30 @@ def test_a_config_that_declares_nothing_leaves_the_first_column(tmp_path: Any) -
     )  # fmt: skip
     reward.check_tokenizer()
     assert reward.score([("q", "answer")]) == [expected_length("q", "answer")]
+
+
+async def test_concurrent_async_calls_go_to_the_server_in_one_request() -> None:
+    import asyncio
+
+    stub = Stub()
+    reward = make(stub)
+    calls: list[list[Any]] = [[(f"q{i}", "a" * i), (f"q{i}", "b")] for i in range(6)]
+    scores = await asyncio.gather(*(reward.ascore(call) for call in calls))
+    assert scores == [[expected_length(q, r) for q, r in call] for call in calls]
+    assert len(stub.requests) == 1
+    assert len(json.loads(stub.requests[0].content)["input"]) == 12
+    counts = reward.score_counts()
+    assert (counts.score_calls, counts.batches) == (6, 1)
+
+
+async def test_a_failing_request_fails_every_call_it_carried() -> None:
+    import asyncio
+
+    stub = Stub(statuses=[400])
+    reward = make(stub)
+    results = await asyncio.gather(
+        *(reward.ascore([(f"q{i}", "a")]) for i in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(r, RewardServerError) and "HTTP 400" in str(r) for r in results)
+    assert len(stub.requests) == 1
+    assert await reward.ascore([("q", "a")]) == [expected_length("q", "a")]
