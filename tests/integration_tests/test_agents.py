@@ -73,6 +73,9 @@ def server_policy(tool_server: str) -> Any:
         api_key="EMPTY",
         model="smollm2",
         max_tokens=96,  # room for a whole tool call; TPO's own texts use SMALL's limit
+        # Greedy for the policy's own replies (tool calls, the draft after the tool result), so
+        # each test sees the same draft; TPO's samples and rewrites use SMALL's temperature.
+        temperature=0.0,
         # A client per test: langchain-openai's shared async client is bound to the event
         # loop of the first test that used it, and each async test gets a loop of its own.
         http_async_client=httpx.AsyncClient(),

@@ -18,6 +18,11 @@ def test_scores_equal_a_direct_forward_of_the_templated_text(
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from langchain_tpo.reward_models import Combination
+
+    config = json.loads((reward_dir / "config.json").read_text())
+    rule = Combination(**config["reward_combination"])
+    labels = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
     tokenizer = AutoTokenizer.from_pretrained(str(reward_dir))
     model = AutoModelForSequenceClassification.from_pretrained(str(reward_dir), dtype=torch.float32)
     expected = []
@@ -37,7 +42,8 @@ def test_scores_equal_a_direct_forward_of_the_templated_text(
             tokenizer.bos_token
         )  # the template's own BOS-like tokens only, nothing added
         with torch.no_grad():
-            expected.append(float(model(**inputs).logits[0, 0]))
+            row = model(**inputs).logits[0].tolist()
+        expected.append(rule(dict(zip(labels, row, strict=True))))
     assert hf_reward.score(pairs) == pytest.approx(expected, abs=1e-4)
 
 
