@@ -1,12 +1,12 @@
-"""`tpo eval` on the embedded defaults (transformers): when rows arrive, many in flight vs one.
+"""`tpo eval` on the embedded defaults (transformers): when rows arrive, by prompts in flight.
 
-Runs `tpo eval` twice on the same 10 everyday prompts (`benchmarks/data/everyday_10.jsonl`),
-on the embedded SmolLM2 policy (transformers backend) and the default reward, N and D at the
-defaults: once with `--concurrency 32` (all ten in flight: the policy merges their requests
-into batched `generate` calls and the reward coalesces their score calls), once with
-`--concurrency 1` (one prompt at a time: what admitting runs only as fast as a serial backend
-serves them gives). It records when each row is written and prints, for both, the time to the
-first row, to the fifth, and to the last, with their ratios.
+Runs `tpo eval` on the same 10 everyday prompts (`benchmarks/data/everyday_10.jsonl`), on the
+embedded SmolLM2 policy (transformers backend) and the default reward, N and D at the defaults:
+with `tpo eval`'s own choice of prompts in flight (no `--concurrency`: as many runs as the
+policy serves well, `langchain_tpo.concurrent_runs`) and with `--concurrency 1` (one prompt at
+a time); `--also 32` adds other counts (32: all ten in flight, the policy merging their
+requests into batched `generate` calls). It records when each row is written and prints the
+time to the first row, to the fifth, and to the last, with their ratios to one at a time.
 
 Both runs use the same `OMP_NUM_THREADS` (default: the machine's core count) and the same
 seed. The machine is shared: the 1-minute load average is printed before and after each run,
@@ -33,12 +33,13 @@ SECTION = "## `tpo eval`: first row and total"
 DATA = Path(__file__).resolve().parent / "data" / "everyday_10.jsonl"
 
 
-def _run(concurrency: int, args: argparse.Namespace, workdir: Path) -> dict[str, object]:
+def _run(concurrency: int | None, args: argparse.Namespace, workdir: Path) -> dict[str, object]:
     out = workdir / f"c{concurrency}.jsonl"
+    flags = [] if concurrency is None else ["--concurrency", str(concurrency)]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "HF_HUB_OFFLINE": "1"}
     command = [
         sys.executable, "-m", "langchain_tpo.cli", "eval", "--data", str(DATA), "--mode", "tpo",
-        "--out", str(out), "--concurrency", str(concurrency), "--backend", "transformers",
+        "--out", str(out), *flags, "--backend", "transformers",
         "--max-tokens", str(args.max_tokens), "--seed", "0",
     ]  # fmt: skip
     load_before = os.getloadavg()[0]
@@ -57,8 +58,9 @@ def _run(concurrency: int, args: argparse.Namespace, workdir: Path) -> dict[str,
     if process.returncode != 0 or rows < 10:
         msg = f"tpo eval --concurrency {concurrency} failed ({rows} rows):\n{stderr[-3000:]}"
         raise SystemExit(msg)
+    chosen = next((line for line in stderr.splitlines() if "in flight:" in line), "")
     return {
-        "concurrency": concurrency,
+        "concurrency": concurrency if concurrency is not None else f"default ({chosen[10:11]})",
         "arrivals": arrivals,
         "load_before": load_before,
         "load_after": os.getloadavg()[0],
@@ -82,16 +84,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--max-tokens", type=int, default=128, help="tpo eval's default (128)")
+    parser.add_argument(
+        "--also", type=int, action="append", default=[], help="another --concurrency to time"
+    )
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        runs = [_run(32, args, Path(tmp)), _run(1, args, Path(tmp))]
+        counts: list[int | None] = [None, 1, *args.also]
+        runs = [_run(c, args, Path(tmp)) for c in counts]
     header = (
         "| prompts in flight | first row | fifth row | last row | load before / after |\n"
         "|---|---|---|---|---|"
     )
     rows = []
+    alone = runs[1]["arrivals"]
+    assert isinstance(alone, list)
+    ratios = []
     for run in runs:
         times = run["arrivals"]
         assert isinstance(times, list)
@@ -99,12 +108,12 @@ def main() -> None:
             f"| {run['concurrency']} | {_minutes(times[0])} | {_minutes(times[4])} | "
             f"{_minutes(times[-1])} | {run['load_before']:.1f} / {run['load_after']:.1f} |"
         )
-    together, alone = (run["arrivals"] for run in runs)
-    assert isinstance(together, list) and isinstance(alone, list)
-    ratio = (
-        f"Total, 32 in flight / one at a time: {together[-1] / alone[-1]:.2f}; first row: "
-        f"{together[0] / alone[0]:.2f}."
-    )
+        if run is not runs[1]:
+            ratios.append(
+                f"{run['concurrency']} in flight / one at a time: total "
+                f"{times[-1] / alone[-1]:.2f}, first row {times[0] / alone[0]:.2f}."
+            )
+    ratio = " ".join(ratios)
     table = "\n".join([header, *rows])
     print(table)
     print(ratio)
@@ -115,9 +124,10 @@ def main() -> None:
             f"{SECTION}\n\n"
             "`tpo eval` of the 10 everyday prompts in `benchmarks/data/everyday_10.jsonl` on the "
             "embedded defaults (SmolLM2-135M policy on transformers, default reward; N=5, D=2, "
-            f"{args.max_tokens} new tokens, seed 0), `OMP_NUM_THREADS={args.threads}`: all ten "
-            "in flight (the policy merges their requests into batched `generate` calls, the "
-            "reward coalesces their score calls) against one prompt at a time. "
+            f"{args.max_tokens} new tokens, seed 0), `OMP_NUM_THREADS={args.threads}`: "
+            "`tpo eval`'s own choice of prompts in flight (default; the policy merges "
+            "concurrent requests into batched `generate` calls, the reward coalesces score "
+            "calls) against one prompt at a time. "
             f"{machine()}.\n\n{table}\n\n{ratio}\n\n"
             "Run: `python benchmarks/eval_first_row.py --threads 2 --write`.\n",
         )

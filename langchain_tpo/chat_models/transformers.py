@@ -118,6 +118,10 @@ class ChatTransformers(BaseChatModel):
     and suggest) decoded 8 together took a third of the time: 8 lets those share batches and
     keeps the earliest run's sampling stages near their speed alone. Raise it on a GPU."""
 
+    concurrent_runs: int | None = Field(default=None, ge=1)
+    """TPO runs that `tpo eval` and `tpo serve` admit at once on this model (`runs_at_once`);
+    None: 2 on a CPU, 8 on an accelerator."""
+
     _batcher: GenerationBatcher | None = PrivateAttr(default=None)
     _batcher_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
@@ -134,6 +138,18 @@ class ChatTransformers(BaseChatModel):
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token  # batching pads
         return self
+
+    def runs_at_once(self) -> int:
+        """TPO runs to admit at once on this model: more only slow every run down.
+
+        One `generate` runs at a time. On a CPU a 5-row decode step is already compute-bound,
+        so a third run's sampling and rewrite stages cost about what they would alone, after
+        the others; two runs still share the 1-row critique and suggest requests.
+        """
+        if self.concurrent_runs is not None:
+            return self.concurrent_runs
+        device = getattr(self.model, "device", None)
+        return 2 if getattr(device, "type", "cpu") == "cpu" else 8
 
     @classmethod
     def from_model_id(

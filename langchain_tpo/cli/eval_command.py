@@ -23,6 +23,7 @@ from langchain_tpo.cli import models
 from langchain_tpo.cli.errors import CLIError
 from langchain_tpo.cli.progress_bar import ProgressBar
 from langchain_tpo.cli.run_command import config_from_args
+from langchain_tpo.concurrent_runs import runs_at_once
 from langchain_tpo.config import TPOConfig
 from langchain_tpo.evaluation.benchmarks import (
     BENCHMARKS,
@@ -99,7 +100,10 @@ def add_parser(sub: Any) -> None:
         "for several benchmarks; <mode>.shard-I-of-K.jsonl with --shard)",
     )
     parser.add_argument(
-        "--concurrency", type=int, default=32, help="prompts in flight at once (32)"
+        "--concurrency",
+        type=int,
+        help="prompts in flight at once (default: 32, or as many as an in-process "
+        "transformers policy serves well: 2 on a CPU)",
     )
     parser.add_argument(
         "--bon-samples",
@@ -190,7 +194,7 @@ def mode_config(args: argparse.Namespace, mode: str) -> TPOConfig:
 
 
 def _check_args(args: argparse.Namespace) -> Shard | None:
-    if args.concurrency < 1:
+    if args.concurrency is not None and args.concurrency < 1:
         raise CLIError("--concurrency must be at least 1")
     if args.bon_samples is not None and args.bon_samples < 1:
         raise CLIError("--bon-samples must be at least 1")
@@ -342,6 +346,10 @@ def _run_all(args: argparse.Namespace, datasets: list[Dataset]) -> int:
     """Every plan with work left, on models loaded once; the number of failed prompts."""
     failed = 0
     with models.loaded_models(args, _say) as (policy, reward):
+        if args.concurrency is None:
+            args.concurrency, why = runs_at_once(policy, usual=32)
+            if why:
+                _say(f"{args.concurrency} prompt(s) in flight: {why} (--concurrency to change).")
         for dataset in datasets:
             for plan in dataset.plans:
                 if plan.todo:

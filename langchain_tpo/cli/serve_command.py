@@ -19,6 +19,7 @@ from typing import Any
 from langchain_tpo.cli import models
 from langchain_tpo.cli.errors import CLIError
 from langchain_tpo.cli.run_command import config_from_args
+from langchain_tpo.concurrent_runs import runs_at_once
 
 DEFAULT_PORT = 8100
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -65,7 +66,11 @@ def add_parser(sub: Any) -> None:
     )
     limits = parser.add_argument_group("limits")
     limits.add_argument(
-        "--max-concurrency", type=int, default=8, metavar="N", help="TPO runs at once (8)"
+        "--max-concurrency",
+        type=int,
+        metavar="N",
+        help="TPO runs at once (default: 8, or as many as an in-process transformers policy "
+        "serves well: 2 on a CPU; the others wait in the queue)",
     )
     limits.add_argument(
         "--max-queue",
@@ -157,6 +162,10 @@ def serve(args: argparse.Namespace) -> int:
 
     with sock, models.loaded_models(args, say) as (policy, reward):
         chain = TPOChain(policy=policy, reward=reward, config=config)
+        if args.max_concurrency is None:
+            args.max_concurrency, why = runs_at_once(policy, usual=8)
+            if why:
+                say(f"{args.max_concurrency} run(s) at once: {why} (--max-concurrency to change).")
         try:
             settings = ServerSettings(
                 model_ids=tuple(args.served_model_name or _default_names(policy)),

@@ -114,3 +114,11 @@ def test_tpo_samples_natively_and_the_request_is_traced(tiny_chat: Any) -> None:
 async def test_async_generation_runs_off_the_event_loop(tiny_chat: Any) -> None:
     reply = await tiny_chat.ainvoke("hello", max_tokens=3)
     assert reply.usage_metadata["input_tokens"] == 3
+
+
+def test_runs_at_once_is_two_on_a_cpu_unless_set(tiny_chat: Any) -> None:
+    from langchain_tpo.concurrent_runs import runs_at_once
+
+    assert tiny_chat.runs_at_once() == 2
+    assert runs_at_once(tiny_chat, usual=32)[0] == 2
+    assert tiny_chat.model_copy(update={"concurrent_runs": 5}).runs_at_once() == 5
