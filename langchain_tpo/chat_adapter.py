@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -29,7 +31,7 @@ from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableMap, RunnablePassthrough
-from langchain_core.runnables.config import ensure_config
+from langchain_core.runnables.config import ensure_config, var_child_runnable_config
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.uuid import uuid7
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -38,6 +40,7 @@ from langchain_tpo.agents.conversation import tpo_input
 from langchain_tpo.chain import TPOChain
 from langchain_tpo.config import TPOConfig
 from langchain_tpo.graph import create_tpo_graph
+from langchain_tpo.model_run_visibility import tracers_see_model_runs
 from langchain_tpo.state import TPOResult
 from langchain_tpo.structured import AnswerSchema, Method
 
@@ -134,6 +137,13 @@ class TPOChatModel(BaseChatModel):
     """Stop sequences that cut the chosen answer (after scoring)."""
     streaming: bool = False
     """Route `invoke` through `stream` (LangChain's standard flag)."""
+    policy_runs_seen_by: Literal["tracers", "all"] = "tracers"
+    """Which callback handlers see TPO's policy requests as chat-model runs of their own.
+    "tracers": LangSmith and other tracers see the whole tree; every other handler sees this
+    call as one chat-model run (whose usage sums the policy's), as LangChain's chat-model
+    contract expects, with TPO's progress events and chain runs still reaching it. "all":
+    every handler sees every policy request too (its tokens then count twice in a counter
+    that also reads this model's usage)."""
     return_full_result: bool = False
     """Put the whole `TPOResult` (every candidate, critique and suggestion) into
     `response_metadata["tpo_result"]` as a dict; off by default, since agents keep every
@@ -577,7 +587,7 @@ class _Run:
         self.model = model
         self.call = call
         self.parent = parent
-        self.callbacks = _child_callbacks(parent)
+        self.callbacks = _child_callbacks(parent, model.policy_runs_seen_by == "all")
         self.writer = _parent_stream_writer()
 
     def child_config(self) -> RunnableConfig:
@@ -607,30 +617,47 @@ class _Run:
     def tpo(self, messages: list[BaseMessage], draft: AIMessage | None) -> TPOResult:
         graph, graph_input, config = self._graph_and_config(messages, draft)
         last: dict[str, Any] | None = None
-        for mode, item in graph.stream(graph_input, config, stream_mode=["custom", "values"]):
-            if mode == "values":
-                last = item
-            elif self.writer is not None:
-                self.writer(item)
+        caller = contextvars.copy_context()  # the enclosing graph's writer reads its config
+        with _own_config_only():
+            for mode, item in graph.stream(graph_input, config, stream_mode=["custom", "values"]):
+                if mode == "values":
+                    last = item
+                elif self.writer is not None:
+                    caller.run(self.writer, item)
         return self.model.chain.result(last or graph_input)
 
     async def atpo(self, messages: list[BaseMessage], draft: AIMessage | None) -> TPOResult:
         graph, graph_input, config = self._graph_and_config(messages, draft)
         last: dict[str, Any] | None = None
-        async for mode, item in graph.astream(
-            graph_input, config, stream_mode=["custom", "values"]
-        ):
-            if mode == "values":
-                last = item
-            elif self.writer is not None:
-                self.writer(item)
+        caller = contextvars.copy_context()
+        with _own_config_only():
+            async for mode, item in graph.astream(
+                graph_input, config, stream_mode=["custom", "values"]
+            ):
+                if mode == "values":
+                    last = item
+                elif self.writer is not None:
+                    caller.run(self.writer, item)
         return self.model.chain.result(last or graph_input)
 
 
-def _child_callbacks(parent: _Parent) -> CallbackManager:
+@contextlib.contextmanager
+def _own_config_only() -> Iterator[None]:
+    """Run the graph on the config it is given alone. Inside a Runnable sequence the caller's
+    child config sits in a context variable, and LangGraph merges its callbacks with the
+    graph's: the caller's handlers would then see every policy request after all."""
+    token = var_child_runnable_config.set(None)
+    try:
+        yield
+    finally:
+        var_child_runnable_config.reset(token)
+
+
+def _child_callbacks(parent: _Parent, all_see_model_runs: bool) -> CallbackManager:
     # LLM run managers have no get_child(); this is what chain run managers do in it.
     manager = CallbackManager(handlers=[], parent_run_id=parent.run_id)
-    manager.set_handlers(parent.handlers)
+    handlers = parent.handlers
+    manager.set_handlers(handlers if all_see_model_runs else tracers_see_model_runs(handlers))
     manager.add_tags(parent.tags)
     manager.add_metadata(parent.metadata)
     manager.add_tags([_NOSTREAM])
