@@ -53,7 +53,8 @@ def create_app(chain: TPOChain, settings: ServerSettings | None = None) -> Starl
     admission = Admission(settings.max_concurrency, settings.max_queue)
     metrics.watch(lambda: admission.running, lambda: admission.queued)
     state = routes.ServerState(
-        model=TPOChatModel(chain=chain, return_full_result=True),
+        # The metrics handler counts the policy's requests and tokens in their own runs.
+        model=TPOChatModel(chain=chain, return_full_result=True, policy_runs_seen_by="all"),
         settings=settings,
         admission=admission,
         metrics=metrics,
