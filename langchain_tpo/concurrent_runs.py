@@ -34,7 +34,7 @@ def runs_at_once(policy: Any, usual: int) -> tuple[int, str | None]:
     if runs < 1:
         return usual, None
     why = (
-        f"{type(policy).__name__} decodes one batch at a time in this process, so {runs} "
-        f"run{'s' if runs > 1 else ''} at a time keep results coming one by one"
+        f"{type(policy).__name__} decodes one batch at a time in this process, so runs are "
+        f"admitted {runs} at a time and results come one by one"
     )
     return runs, why

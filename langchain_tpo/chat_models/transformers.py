@@ -120,7 +120,7 @@ class ChatTransformers(BaseChatModel):
 
     concurrent_runs: int | None = Field(default=None, ge=1)
     """TPO runs that `tpo eval` and `tpo serve` admit at once on this model (`runs_at_once`);
-    None: 2 on a CPU, 8 on an accelerator."""
+    None: 1 on a CPU, 8 on an accelerator."""
 
     _batcher: GenerationBatcher | None = PrivateAttr(default=None)
     _batcher_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -140,16 +140,17 @@ class ChatTransformers(BaseChatModel):
         return self
 
     def runs_at_once(self) -> int:
-        """TPO runs to admit at once on this model: more only slow every run down.
+        """TPO runs to admit at once on this model: more only delay the first answers.
 
-        One `generate` runs at a time. On a CPU a 5-row decode step is already compute-bound,
-        so a third run's sampling and rewrite stages cost about what they would alone, after
-        the others; two runs still share the 1-row critique and suggest requests.
+        One `generate` runs at a time, and on a CPU a 5-row decode step is already
+        compute-bound: `tpo eval` of 10 prompts on 2 idle cores took 12.2 minutes with one
+        run at a time and with two (batched together), and two delayed the first row from 1.4
+        to 2.6 minutes (`benchmarks/eval_first_row.py`). An accelerator has room to batch.
         """
         if self.concurrent_runs is not None:
             return self.concurrent_runs
         device = getattr(self.model, "device", None)
-        return 2 if getattr(device, "type", "cpu") == "cpu" else 8
+        return 1 if getattr(device, "type", "cpu") == "cpu" else 8
 
     @classmethod
     def from_model_id(

@@ -103,7 +103,7 @@ def add_parser(sub: Any) -> None:
         "--concurrency",
         type=int,
         help="prompts in flight at once (default: 32, or as many as an in-process "
-        "transformers policy serves well: 2 on a CPU)",
+        "transformers policy serves well: 1 on a CPU)",
     )
     parser.add_argument(
         "--bon-samples",

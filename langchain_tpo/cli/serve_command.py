@@ -70,7 +70,7 @@ def add_parser(sub: Any) -> None:
         type=int,
         metavar="N",
         help="TPO runs at once (default: 8, or as many as an in-process transformers policy "
-        "serves well: 2 on a CPU; the others wait in the queue)",
+        "serves well: 1 on a CPU; the others wait in the queue)",
     )
     limits.add_argument(
         "--max-queue",

@@ -116,9 +116,10 @@ async def test_async_generation_runs_off_the_event_loop(tiny_chat: Any) -> None:
     assert reply.usage_metadata["input_tokens"] == 3
 
 
-def test_runs_at_once_is_two_on_a_cpu_unless_set(tiny_chat: Any) -> None:
+def test_runs_at_once_is_one_on_a_cpu_unless_set(tiny_chat: Any) -> None:
     from langchain_tpo.concurrent_runs import runs_at_once
 
-    assert tiny_chat.runs_at_once() == 2
-    assert runs_at_once(tiny_chat, usual=32)[0] == 2
+    assert tiny_chat.runs_at_once() == 1
+    runs, why = runs_at_once(tiny_chat, usual=32)
+    assert runs == 1 and why is not None and "admitted 1 at a time" in why
     assert tiny_chat.model_copy(update={"concurrent_runs": 5}).runs_at_once() == 5
