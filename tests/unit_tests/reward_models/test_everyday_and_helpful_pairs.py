@@ -140,38 +140,3 @@ def test_a_parts_file_with_a_held_out_family_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="non-empty open, middle and close"):
         load_parts(path)
 
-
-def test_the_policys_own_answers_are_rejected_for_the_real_answer(tmp_path: Path) -> None:
-    from scripts.reward_helpful_pairs import POLICY, policy_pairs
-    from scripts.reward_policy_answers import load_policy_answers
-
-    path = tmp_path / "policy_answers.jsonl"
-    rows = [
-        {"id": "a", "sample": 0, "text": "As a caring AI, I'm here to help."},
-        {"id": "a", "sample": 1, "text": "Answer a."},  # the real answer itself: no pair
-        {"id": "b", "sample": 0, "text": "Relax and enjoy life."},
-        {"id": "elsewhere", "sample": 0, "text": "No item has this id."},
-    ]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    samples = load_policy_answers(path)
-    assert samples["a"] == ["As a caring AI, I'm here to help.", "Answer a."]
-    assert load_policy_answers(tmp_path / "absent.jsonl") == {}
-    items = [Answered(x, f"Question {x}?", f"Answer {x}.", None, "helpful") for x in "abc"]
-    pairs = policy_pairs(items, samples)
-    assert [(p.row_id, p.chosen, p.rejected, p.kind) for p in pairs] == [
-        ("a", "Answer a.", "As a caring AI, I'm here to help.", POLICY),
-        ("b", "Answer b.", "Relax and enjoy life.", POLICY),
-    ]
-
-
-def test_the_committed_policy_answers_belong_to_training_prompts_only() -> None:
-    from scripts.reward_policy_answers import POLICY_ANSWERS, load_policy_answers
-
-    if not POLICY_ANSWERS.exists():
-        pytest.skip("no policy answers committed")
-    samples = load_policy_answers()
-    own = {q.id for q in load_questions()}
-    everyday = {r["id"] for r in load_everyday().rows}
-    assert not set(samples) & everyday
-    assert sum(1 for i in samples if i in own) >= 150
-    assert all(i in own or i.startswith("arena_v0.1_") for i in samples)
