@@ -139,4 +139,3 @@ def test_a_parts_file_with_a_held_out_family_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps({"stall": {"open": ["a"], "middle": [], "close": ["c"]}}))
     with pytest.raises(ValueError, match="non-empty open, middle and close"):
         load_parts(path)
-
