@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import json
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -641,7 +640,7 @@ class _Run:
         return self.model.chain.result(last or graph_input)
 
 
-@contextlib.contextmanager
+@contextmanager
 def _own_config_only() -> Iterator[None]:
     """Run the graph on the config it is given alone. Inside a Runnable sequence the caller's
     child config sits in a context variable, and LangGraph merges its callbacks with the
@@ -656,8 +655,8 @@ def _own_config_only() -> Iterator[None]:
 def _child_callbacks(parent: _Parent, all_see_model_runs: bool) -> CallbackManager:
     # LLM run managers have no get_child(); this is what chain run managers do in it.
     manager = CallbackManager(handlers=[], parent_run_id=parent.run_id)
-    handlers = parent.handlers
-    manager.set_handlers(handlers if all_see_model_runs else tracers_see_model_runs(handlers))
+    handlers = parent.handlers if all_see_model_runs else tracers_see_model_runs(parent.handlers)
+    manager.set_handlers(handlers)
     manager.add_tags(parent.tags)
     manager.add_metadata(parent.metadata)
     manager.add_tags([_NOSTREAM])
