@@ -143,3 +143,22 @@ def test_the_answer_to_the_question_outscores_another_questions_answer(hf_reward
     scores = hf_reward.score([(p.question, text) for p in sample for text in (p.answer, p.other)])
     wins = sum(scores[2 * i] > scores[2 * i + 1] for i in range(len(sample)))
     assert wins >= 0.75 * len(sample), (wins, len(sample))
+
+
+def test_the_issues_apology_case_prefers_an_apology_to_off_topic_comfort(hf_reward: Any) -> None:
+    # Issue 22: on `tpo run --interactive` the previous reward put the first text (+1.27) above
+    # both on-topic apologies (-1.57, -2.03).
+    question = "How do I apologise to a friend I forgot to call back?"
+    comfort = (
+        "When you're experiencing a moment of disrespect or betrayal, it's essential to be kind "
+        "to yourself and others."
+    )
+    apologies = [
+        "Call them as soon as you can and say it plainly: \"I'm sorry I didn't call you back, I "
+        "forgot, and that wasn't fair to you.\" Don't over-explain; ask how they are and suggest "
+        "a time to catch up.",
+        'Send a short message today: "Sorry I never called you back - I dropped the ball. Can I '
+        'call you tonight?" Then make the call when you said you would.',
+    ]
+    off_topic, *on_topic = hf_reward.score([(question, t) for t in (comfort, *apologies)])
+    assert all(score > off_topic for score in on_topic), (off_topic, on_topic)
