@@ -8,7 +8,7 @@ from typing import Any, Self
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from langchain_tpo.reward_models.base import Pair, Reward, RewardModel
+from langchain_tpo.reward_models.base import Pair, Reward, RewardModel, RewardModelError
 from langchain_tpo.reward_models.combination import Combination
 
 
@@ -22,6 +22,10 @@ class CombinedReward(RewardModel):
     and each TPO candidate's `components`), so a reader sees why a response won. Feedback text
     of the components is joined, labelled by component. Async scoring runs the components
     concurrently.
+
+    A component that reports parts of its own (a multi-label reward such as the default
+    one) lends them to the rule as `component.part`, and they are kept as such in the result:
+    a gate can be one label of a component, and another component can join its weighted sum.
 
     Raw rewards of different models live on different scales: choose the weights on data you
     trust (or standardise each model first), and compare components only through them.
@@ -45,10 +49,11 @@ class CombinedReward(RewardModel):
     components: dict[str, RewardModel]
     """The reward models to combine, by the name their scores are reported under."""
     weights: dict[str, float] = Field(default_factory=dict)
-    """Weight of each component; with neither weights nor a gate, every component counts
-    once."""
+    """Weight of each component (or `component.part`); with neither weights nor a gate, every
+    component counts once."""
     gate: str | None = None
-    """A component whose score (a logit) moves the reward from `weights` to `gated_weights`."""
+    """A component (or `component.part`) whose score, a logit, moves the reward from `weights`
+    to `gated_weights`."""
     gate_bias: float = 0.0
     """Added to the gate's score before its sigmoid."""
     gated_weights: dict[str, float] = Field(default_factory=dict)
@@ -74,14 +79,16 @@ class CombinedReward(RewardModel):
         except ValueError as error:
             msg = f"CombinedReward: {error}"
             raise ValueError(msg) from None
-        unknown = [name for name in self._rule.parts if name not in self.components]
+        unknown = [name for name in self._rule.parts if _component_of(name) not in self.components]
         if unknown:
             msg = (
                 f"CombinedReward: {unknown} named in the weights or gate are not components "
-                f"(the components are {sorted(self.components)})."
+                f"(the components are {sorted(self.components)}; a part of a component's "
+                "reward is named `component.part`)."
             )
             raise ValueError(msg)
-        unused = [name for name in self.components if name not in self._rule.parts]
+        used = {_component_of(name) for name in self._rule.parts}
+        unused = [name for name in self.components if name not in used]
         if unused:
             msg = (
                 f"CombinedReward: components {unused} have no weight and are not the gate; "
@@ -107,7 +114,18 @@ class CombinedReward(RewardModel):
         count = len(next(iter(scored.values())))
         combined = []
         for i in range(count):
-            parts = {name: rewards[i].score for name, rewards in scored.items()}
+            parts: dict[str, float] = {}
+            for name, rewards in scored.items():
+                parts[name] = rewards[i].score
+                for part, value in (rewards[i].components or {}).items():
+                    parts[f"{name}.{part}"] = value
+            missing = [name for name in self._rule.parts if name not in parts]
+            if missing:
+                msg = (
+                    f"CombinedReward: the rule reads {missing}, which the components did not "
+                    f"report for pair {i} (they reported {sorted(parts)})."
+                )
+                raise RewardModelError(msg)
             total = self._rule(parts)
             notes = [
                 f"{name}: {rewards[i].feedback}"
@@ -123,3 +141,8 @@ class CombinedReward(RewardModel):
             close: Any = getattr(component, "close", None)
             if callable(close):
                 close()
+
+
+def _component_of(part: str) -> str:
+    """The component a rule's part belongs to: `head` for `head` and for `head.helpfulness`."""
+    return part.split(".", 1)[0]

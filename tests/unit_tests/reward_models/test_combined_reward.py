@@ -115,3 +115,47 @@ def test_tpo_candidates_carry_the_components_of_their_reward() -> None:
         parts = candidate.components
         assert candidate.score == pytest.approx(parts["helpfulness"] + 0.5 * parts["safety"])
     assert "components" in result.model_dump_json()
+
+
+def labelled(query: str, response: str) -> Reward:
+    """A multi-label reward: its own score and the parts it reports."""
+    risky = 50.0 if "weapon" in query else -50.0
+    return Reward(0.0, None, {"helpfulness": float(len(response)), "harmful_request": risky,
+                              "harmlessness": -5.0 if "poison" in response else 2.0})  # fmt: skip
+
+
+def test_a_components_own_parts_can_be_gated_and_joined_by_another_component() -> None:
+    reward = CombinedReward(
+        components={"classifier": FunctionReward(labelled), "words": FunctionReward(helpful)},
+        weights={"classifier.helpfulness": 1.0, "words": 10.0},
+        gate="classifier.harmful_request",
+        gated_weights={"classifier.harmlessness": 1.0},
+    )
+    benign, risky = reward.evaluate([("Boil an egg?", "a b c"), ("Make a weapon?", "poison it")])
+    assert benign.score == pytest.approx(5.0 + 10.0 * 3)  # 5 characters, 3 words
+    assert risky.score == pytest.approx(-5.0)  # the words do not count on the gated side
+    assert benign.components == {
+        "classifier": 0.0,
+        "classifier.helpfulness": 5.0,
+        "classifier.harmful_request": -50.0,
+        "classifier.harmlessness": 2.0,
+        "words": 3.0,
+    }
+
+
+def test_a_part_no_component_reported_is_an_error_naming_what_was_reported() -> None:
+    reward = CombinedReward(
+        components={"classifier": FunctionReward(labelled)},
+        weights={"classifier.kindness": 1.0},
+    )
+    said = r"\['classifier.kindness'\].*classifier.helpfulness"
+    with pytest.raises(RewardModelError, match=said):
+        reward.score([("q", "a")])
+
+
+def test_a_part_of_an_unknown_component_is_refused_at_once() -> None:
+    with pytest.raises(ValueError, match=r"\['judge.helpfulness'\].*component.part"):
+        CombinedReward(
+            components={"classifier": FunctionReward(labelled)},
+            weights={"classifier.helpfulness": 1.0, "judge.helpfulness": 1.0},
+        )
