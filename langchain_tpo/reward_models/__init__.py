@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from langchain_tpo.reward_models.default import load_default_reward
     from langchain_tpo.reward_models.huggingface import HuggingFaceRewardModel
     from langchain_tpo.reward_models.judge import LLMJudgeReward
+    from langchain_tpo.reward_models.relevance import RelevanceReward
     from langchain_tpo.reward_models.remote import RemoteRewardModel, RewardServerError
     from langchain_tpo.reward_models.vllm import VLLMRewardModel
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 _LAZY: dict[str, str] = {
     "HuggingFaceRewardModel": "langchain_tpo.reward_models.huggingface",
     "LLMJudgeReward": "langchain_tpo.reward_models.judge",
+    "RelevanceReward": "langchain_tpo.reward_models.relevance",
     "RemoteRewardModel": "langchain_tpo.reward_models.remote",
     "RewardServerError": "langchain_tpo.reward_models.remote",
     "VLLMRewardModel": "langchain_tpo.reward_models.vllm",
@@ -45,6 +47,7 @@ __all__ = [
     "LLMJudgeReward",
     "Pair",
     "Query",
+    "RelevanceReward",
     "RemoteRewardModel",
     "Reward",
     "RewardModel",
