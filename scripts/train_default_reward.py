@@ -95,6 +95,21 @@ MAX_PROMPT_CHARS = 1200
 """Longer Arena-Hard prompts are left out: the response would not fit the scoring window."""
 META_WEIGHT = 0.25
 """Share of the harmlessness head's loss on real answers over TPO's failure texts."""
+RELEVANCE_PART = {
+    "component": "RelevanceReward on the same base model (transformers): log p(response | "
+    "request) - log p(response | neutral request), summed over the first 128 response tokens",
+    "weight": 0.02,
+    "neutral_request": "Write something.",
+    "max_response_tokens": 128,
+    "applies": "on ordinary requests only (beside helpfulness); the gated side (harmful "
+    "requests) is harmlessness alone",
+    "trained_on": "nothing: the base model's own probabilities, no weight fitted",
+    "weight_chosen_on": "the everyday set (benchmarks/data/everyday) and the candidates of the "
+    "committed everyday_30 TPO run; so the everyday figures of the combined reward are not held "
+    "out for this one number. The hidden everyday check and the blind read after the change "
+    "are the independent checks.",
+}
+"""The default reward's second component, recorded beside the head it is combined with."""
 
 
 # ------------------------------------------------------------------------------ the data
@@ -331,6 +346,7 @@ def write_head(
         "held_out": "the everyday set (benchmarks/data/everyday), AlpacaEval judgments, HH-RLHF "
         "rows whose id is divisible by 5, committed benchmark runs' rewrites",
         "held_out_checks": results_json(results),
+        "relevance": RELEVANCE_PART,
         "gate_training_accuracy": round(gate_share, 4),
         "max_length": MAX_LENGTH,
         "features": f"chat template of the base model, full dialogue, max_length={MAX_LENGTH}",
@@ -355,7 +371,9 @@ def evaluate(args: argparse.Namespace) -> None:
 
     checks = evaluation_checks(args)
     kwargs: dict[str, Any] = {"batch_size": 16} if args.backend == "transformers" else {}
-    reward = load_default_reward(backend=args.backend, **kwargs)
+    reward = load_default_reward(
+        backend=args.backend, relevance_weight=args.relevance_weight, **kwargs
+    )
     count, start = 0, time.perf_counter()
     try:
 
@@ -370,8 +388,10 @@ def evaluate(args: argparse.Namespace) -> None:
         if close is not None:
             close()
     elapsed = time.perf_counter() - start
+    weight = "shipped" if args.relevance_weight is None else f"{args.relevance_weight:g}"
     title = (
-        f"default reward ({args.backend}), end to end: {count} texts scored, "
+        f"default reward ({args.backend}, relevance weight {weight}), end to end: "
+        f"{count} texts scored, "
         f"{count / elapsed:.1f}/s"
     )
     print(table(title, results))
@@ -421,6 +441,12 @@ def main() -> None:
     parser.add_argument("--evaluate-only", action="store_true")
     parser.add_argument("--backend", choices=["transformers", "vllm"], default="transformers")
     parser.add_argument("--json-out", type=Path, help="with --evaluate-only: write the figures")
+    parser.add_argument(
+        "--relevance-weight",
+        type=float,
+        help="with --evaluate-only: the relevance part's weight (default: the shipped one; 0: "
+        "the classifier alone)",
+    )
     args = parser.parse_args()  # fmt: skip
     if args.evaluate_only:
         evaluate(args)

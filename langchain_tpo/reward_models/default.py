@@ -1,24 +1,32 @@
-"""The embedded default reward model: helpfulness and harmlessness on SmolLM2-135M, gated.
+"""The embedded default reward model: helpfulness, relevance and harmlessness on SmolLM2-135M.
 
-The package ships only a score layer (three rows, a few kilobytes, in `data/`). At first use it
-is combined with the default policy's weights (`langchain_tpo.bundled.default_model_dir`) into
-an ordinary `LlamaForSequenceClassification` checkpoint in the user cache, so transformers and
-vLLM load the very same directory. Nothing is downloaded.
+Two components, both on the default policy's weights (`langchain_tpo.bundled.default_model_dir`);
+nothing is downloaded:
 
-The three labels are `helpfulness` (real answers over non-answers and over other questions'
-answers), `harmlessness` (HH-RLHF harmless-base) and `harmful_request` (a gate: does the
-conversation ask for something harmful?). The checkpoint declares how they combine
-(`reward_combination`): helpfulness decides unless the gate says the request is risky, when
-harmlessness does; every label's raw score is kept in the reward's components.
-`scripts/train_default_reward.py` fitted them; the provenance, licences and held-out figures
-are in `data/default_reward_head.json`. It is a weak reward model (a 135M model), meant for
-trying TPO offline, not for real alignment.
+- `classifier`: the package ships only a score layer (three rows, a few kilobytes, in `data/`).
+  At first use it is combined with the base weights into an ordinary
+  `LlamaForSequenceClassification` checkpoint in the user cache, so transformers and vLLM load
+  the very same directory. Its labels are `helpfulness` (real answers over non-answers and over
+  other questions' answers), `harmlessness` (HH-RLHF harmless-base) and `harmful_request` (a
+  gate: does the conversation ask for something harmful?); the checkpoint declares how they
+  combine (`reward_combination`).
+- `relevance`: `RelevanceReward` on the base causal LM, how much the request rather than any
+  request explains the response. It needs no weights of its own; it catches what the classifier
+  misses in a small policy's own output, fluent text that would fit any question.
+
+The reward is `classifier.helpfulness + w * relevance` on ordinary requests and
+`classifier.harmlessness` when the gate says the request is risky (`CombinedReward`); every
+part's raw score is kept in the reward's components. `scripts/train_default_reward.py` fitted
+the classifier; the provenance, licences, the relevance weight and held-out figures are in
+`data/default_reward_head.json`. It is a weak reward model (a 135M model), meant for trying TPO
+offline, not for real alignment.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -28,6 +36,8 @@ from typing import Any, Literal
 from langchain_tpo.reward_models._checkpoint import DECLARED_COMBINATION
 from langchain_tpo.reward_models.base import RewardModel
 from langchain_tpo.reward_models.combination import Combination
+from langchain_tpo.reward_models.combined import CombinedReward
+from langchain_tpo.reward_models.relevance import NEUTRAL_REQUEST
 
 __all__ = [
     "build_reward_checkpoint",
@@ -40,6 +50,10 @@ _DATA = Path(__file__).parent / "data"
 HEAD_FILE = _DATA / "default_reward_head.safetensors"
 INFO_FILE = _DATA / "default_reward_head.json"
 _MARKER_FILE = "langchain_tpo.json"
+CLASSIFIER = "classifier"
+"""The component name of the three-label head in the default reward."""
+RELEVANCE = "relevance"
+"""The component name of the relevance reader in the default reward."""
 # Bump when the assembled directory's layout changes, so stale directories are not reused.
 _FORMAT_VERSION = 3
 _BODY_FILE = "model-00001-of-00002.safetensors"
@@ -59,41 +73,97 @@ def default_reward_info() -> dict[str, Any]:
 
 
 def load_default_reward(
-    backend: Literal["transformers", "vllm"] = "transformers", **kwargs: Any
+    backend: Literal["transformers", "vllm"] = "transformers",
+    *,
+    relevance_weight: float | None = None,
+    **kwargs: Any,
 ) -> RewardModel:
     """Load the embedded default reward model; works offline on the CPU.
 
+    Two components: the `classifier` (the three-label head on SmolLM2-135M, run by the chosen
+    backend) and `relevance` (`RelevanceReward` on the same base model, with transformers:
+    how much the request, rather than any request, explains the response). On ordinary
+    requests the reward is `classifier.helpfulness + relevance_weight * relevance`; when the
+    classifier's gate says the request is harmful, `classifier.harmlessness` decides.
+
     Args:
-        backend: `"transformers"` (`HuggingFaceRewardModel`) or `"vllm"` (`VLLMRewardModel`).
-        **kwargs: Passed to the backend's `from_model_id` (for example `batch_size=16`, or
-            vLLM engine arguments such as `gpu_memory_utilization=0.3`). `max_length`
-            defaults to the length the head was trained with; vLLM's `dtype` to float32
-            and its KV cache to 1 GiB (unless `gpu_memory_utilization` is given).
+        backend: `"transformers"` (`HuggingFaceRewardModel`) or `"vllm"` (`VLLMRewardModel`)
+            for the classifier.
+        relevance_weight: Weight of the relevance part; by default the shipped one
+            (`default_reward_info()["relevance"]["weight"]`). 0 leaves the relevance model
+            out: the classifier alone, as its checkpoint declares.
+        **kwargs: Passed to the classifier backend's `from_model_id` (for example
+            `batch_size=16`, or vLLM engine arguments such as `gpu_memory_utilization=0.3`).
+            `max_length` defaults to the length the head was trained with; vLLM's `dtype` to
+            float32 and its KV cache to 1 GiB (unless `gpu_memory_utilization` is given).
 
     Returns:
         A reward model giving raw rewards (higher is better; only differences between scores
-        are meaningful), with the helpfulness, harmlessness and gate scores of each response
-        in `Reward.components`. Call `close()` on a vLLM one to stop its engine.
+        are meaningful), with every part's raw score in `Reward.components`. Call `close()` on
+        it to stop a vLLM engine.
 
     Raises:
         ImportError: The backend or the default-models extra is not installed.
-        ValueError: An unknown backend.
+        ValueError: An unknown backend, or a negative or non-finite `relevance_weight`.
     """
-    kwargs.setdefault("max_length", int(default_reward_info().get("max_length", 512)))
+    info = default_reward_info()
+    relevance = info.get("relevance", {})
+    weight = float(relevance.get("weight", 0.0)) if relevance_weight is None else relevance_weight
+    if not math.isfinite(weight) or weight < 0:
+        msg = f"relevance_weight must be a finite number >= 0, not {relevance_weight!r}."
+        raise ValueError(msg)
+    if backend not in ("transformers", "vllm"):
+        msg = f"Unknown backend {backend!r}; use 'transformers' or 'vllm'."
+        raise ValueError(msg)
+    kwargs.setdefault("max_length", int(info.get("max_length", 512)))
+    classifier = _load_classifier(backend, kwargs)
+    if weight == 0:
+        return classifier
+    from langchain_tpo.bundled import default_model_dir
+    from langchain_tpo.reward_models.relevance import RelevanceReward
+
+    try:
+        reader = RelevanceReward.from_model_id(
+            default_model_dir(),
+            device="cpu",
+            neutral_request=str(relevance.get("neutral_request", NEUTRAL_REQUEST)),
+            max_response_tokens=int(relevance.get("max_response_tokens", 128)),
+        )
+    except BaseException:
+        _close(classifier)
+        raise
+    rule = Combination.model_validate(info["combination"])
+    return CombinedReward(
+        components={CLASSIFIER: classifier, RELEVANCE: reader},
+        weights={
+            **{f"{CLASSIFIER}.{part}": w for part, w in rule.weights.items()},
+            RELEVANCE: weight,
+        },
+        gate=None if rule.gate is None else f"{CLASSIFIER}.{rule.gate}",
+        gate_bias=rule.gate_bias,
+        gated_weights={f"{CLASSIFIER}.{part}": w for part, w in rule.gated_weights.items()},
+        name="default reward",
+    )
+
+
+def _load_classifier(backend: str, kwargs: dict[str, Any]) -> RewardModel:
     if backend == "transformers":
         from langchain_tpo.reward_models.huggingface import HuggingFaceRewardModel
 
         return HuggingFaceRewardModel.from_model_id(default_reward_dir(), **kwargs)
-    if backend == "vllm":
-        from langchain_tpo.reward_models.vllm import VLLMRewardModel
+    from langchain_tpo.reward_models.vllm import VLLMRewardModel
 
-        kwargs.setdefault("dtype", "float32")  # the weights' own dtype; the model is tiny
-        if "gpu_memory_utilization" not in kwargs:
-            # A fixed KV cache, not a share of the device: this model needs little.
-            kwargs.setdefault("kv_cache_memory_bytes", _VLLM_KV_CACHE_BYTES)
-        return VLLMRewardModel.from_model_id(default_reward_dir(), **kwargs)
-    msg = f"Unknown backend {backend!r}; use 'transformers' or 'vllm'."
-    raise ValueError(msg)
+    kwargs.setdefault("dtype", "float32")  # the weights' own dtype; the model is tiny
+    if "gpu_memory_utilization" not in kwargs:
+        # A fixed KV cache, not a share of the device: this model needs little.
+        kwargs.setdefault("kv_cache_memory_bytes", _VLLM_KV_CACHE_BYTES)
+    return VLLMRewardModel.from_model_id(default_reward_dir(), **kwargs)
+
+
+def _close(model: RewardModel) -> None:
+    close: Any = getattr(model, "close", None)
+    if callable(close):
+        close()
 
 
 def default_reward_dir() -> Path:

@@ -34,6 +34,7 @@ def test_backend_exports() -> None:
             "LLMJudgeReward",
             "Pair",
             "Query",
+            "RelevanceReward",
             "RemoteRewardModel",
             "Reward",
             "RewardModel",

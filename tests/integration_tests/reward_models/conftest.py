@@ -48,6 +48,15 @@ def hf_reward(reward_dir: Path) -> Any:
     return HuggingFaceRewardModel.from_model_id(reward_dir, batch_size=4, max_length=MAX_LENGTH)
 
 
+@pytest.fixture(scope="session")
+def default_reward(reward_dir: Path) -> Any:
+    """The default reward as users get it: the classifier on transformers and relevance."""
+    pytest.importorskip("torch")
+    from langchain_tpo.reward_models import load_default_reward
+
+    return load_default_reward(batch_size=4, max_length=MAX_LENGTH)
+
+
 @pytest.fixture(scope="package")
 def vllm_reward(reward_dir: Path) -> Iterator[Any]:
     """The same checkpoint on vLLM's pooling runner, shared by the package, then shut down."""

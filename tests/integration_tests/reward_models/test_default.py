@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -25,25 +26,40 @@ def test_assembled_once_as_a_standard_checkpoint(reward_dir: Path) -> None:
     assert not (reward_dir / "model.safetensors").exists()
 
 
-def test_load_default_reward_transformers(reward_dir: Path) -> None:
-    from langchain_tpo.reward_models import HuggingFaceRewardModel, load_default_reward
+def test_load_default_reward_transformers(default_reward: Any) -> None:
+    from langchain_tpo.reward_models import (
+        CombinedReward,
+        HuggingFaceRewardModel,
+        load_default_reward,
+    )
     from langchain_tpo.reward_models.default import default_reward_info
 
-    reward: Any = load_default_reward(batch_size=2)
-    assert isinstance(reward, HuggingFaceRewardModel)
-    assert reward.max_length == default_reward_info()["max_length"]
-    rewards = reward.evaluate(
+    assert isinstance(default_reward, CombinedReward)
+    assert isinstance(default_reward.components["classifier"], HuggingFaceRewardModel)
+    alone = load_default_reward(relevance_weight=0, batch_size=2)
+    assert isinstance(alone, HuggingFaceRewardModel)  # the classifier, nothing else loaded
+    assert alone.max_length == default_reward_info()["max_length"]
+    rewards = default_reward.evaluate(
         [
             ("How can I hurt someone?", "I won't help with that."),
             ("How long should I boil an egg?", "About 6 minutes for a runny yolk."),
         ]
     )
     assert len(rewards) == 2
+    labels = {"helpfulness", "harmlessness", "harmful_request"}
     for got in rewards:
-        assert set(got.components or {}) == {"helpfulness", "harmlessness", "harmful_request"}
+        assert set(got.components or {}) == {
+            "classifier", "relevance", *(f"classifier.{label}" for label in labels)
+        }  # fmt: skip
     # A harmful request opens the gate (harmlessness decides); an everyday question does not.
-    harmful, everyday = (r.components["harmful_request"] for r in rewards)
+    harmful, everyday = (r.components["classifier.harmful_request"] for r in rewards)
     assert harmful > 0 > everyday
+    info = default_reward_info()
+    weight, bias = info["relevance"]["weight"], info["combination"]["gate_bias"]
+    parts = rewards[1].components
+    p = 1 / (1 + math.exp(-(parts["classifier.harmful_request"] + bias)))
+    plain = parts["classifier.helpfulness"] + weight * parts["relevance"]
+    assert rewards[1].score == pytest.approx((1 - p) * plain + p * parts["classifier.harmlessness"])
 
 
 # Held-out HH-RLHF prompts (ids divisible by 5, never trained on), each with a real answer
@@ -124,9 +140,9 @@ NON_ANSWERS = [
 ]
 
 
-def test_everyday_answers_outscore_non_answers(hf_reward: Any) -> None:
+def test_everyday_answers_outscore_non_answers(default_reward: Any) -> None:
     pairs = [(question, text) for question, answer in EVERYDAY for text in (answer, *NON_ANSWERS)]
-    scores = hf_reward.score(pairs)
+    scores = default_reward.score(pairs)
     per_question = len(NON_ANSWERS) + 1
     for i, (question, _) in enumerate(EVERYDAY):
         answer, *rest = scores[i * per_question : (i + 1) * per_question]
@@ -134,18 +150,25 @@ def test_everyday_answers_outscore_non_answers(hf_reward: Any) -> None:
             assert answer > score, (question, text, answer, score)
 
 
-def test_the_answer_to_the_question_outscores_another_questions_answer(hf_reward: Any) -> None:
-    # Relevance is the weakest part (0.883 held out over the whole everyday set; the shipped
-    # reward before issue 22 was at chance, 0.433): every third question, bar 0.75.
+def test_the_answer_to_the_question_outscores_another_questions_answer(
+    default_reward: Any, hf_reward: Any
+) -> None:
+    # Over the whole everyday set the classifier alone is at 0.883, with relevance 0.983 (the
+    # reward before issue 22 was at chance, 0.433): every third question, bar 0.9 for the
+    # default reward, 0.75 for its classifier alone.
     from scripts.reward_everyday import RELEVANCE, everyday_pairs, load_everyday
 
     sample = everyday_pairs(load_everyday())[RELEVANCE][::3]
-    scores = hf_reward.score([(p.question, text) for p in sample for text in (p.answer, p.other)])
-    wins = sum(scores[2 * i] > scores[2 * i + 1] for i in range(len(sample)))
-    assert wins >= 0.75 * len(sample), (wins, len(sample))
+    pairs = [(p.question, text) for p in sample for text in (p.answer, p.other)]
+    for reward, at_least in ((default_reward, 0.9), (hf_reward, 0.75)):
+        scores = reward.score(pairs)
+        wins = sum(scores[2 * i] > scores[2 * i + 1] for i in range(len(sample)))
+        assert wins >= at_least * len(sample), (reward.get_name(), wins, len(sample))
 
 
-def test_the_issues_apology_case_prefers_an_apology_to_off_topic_comfort(hf_reward: Any) -> None:
+def test_the_issues_apology_case_prefers_an_apology_to_off_topic_comfort(
+    default_reward: Any,
+) -> None:
     # Issue 22: on `tpo run --interactive` the previous reward put the first text (+1.27) above
     # both on-topic apologies (-1.57, -2.03).
     question = "How do I apologise to a friend I forgot to call back?"
@@ -160,5 +183,5 @@ def test_the_issues_apology_case_prefers_an_apology_to_off_topic_comfort(hf_rewa
         'Send a short message today: "Sorry I never called you back - I dropped the ball. Can I '
         'call you tonight?" Then make the call when you said you would.',
     ]
-    off_topic, *on_topic = hf_reward.score([(question, t) for t in (comfort, *apologies)])
+    off_topic, *on_topic = default_reward.score([(question, t) for t in (comfort, *apologies)])
     assert all(score > off_topic for score in on_topic), (off_topic, on_topic)

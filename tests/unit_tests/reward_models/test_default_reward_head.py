@@ -92,3 +92,38 @@ def test_unknown_backend_is_an_error() -> None:
 
     with pytest.raises(ValueError, match="Unknown backend 'onnx'"):
         load_default_reward(backend="onnx")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("weight", [-0.1, float("nan")])
+def test_a_relevance_weight_below_zero_or_not_a_number_is_refused(weight: float) -> None:
+    from langchain_tpo.reward_models import load_default_reward
+
+    with pytest.raises(ValueError, match="relevance_weight must be a finite number >= 0"):
+        load_default_reward(relevance_weight=weight)
+
+
+def test_the_shipped_relevance_part_is_recorded_with_how_its_weight_was_chosen() -> None:
+    relevance = default_reward_info()["relevance"]
+    assert relevance["weight"] > 0
+    assert relevance["neutral_request"] and relevance["max_response_tokens"] >= 64
+    assert "everyday" in relevance["weight_chosen_on"]
+
+
+def test_the_trainer_writes_the_relevance_part_that_ships() -> None:
+    # A retraining rewrites the provenance: it must keep the second component as it is.
+    from scripts.train_default_reward import RELEVANCE_PART
+
+    assert default_reward_info()["relevance"] == RELEVANCE_PART
+
+
+def test_the_shipped_rewards_measured_figures_meet_the_bars_of_issue_22() -> None:
+    # Measured end to end with the relevance part (`train_default_reward.py --evaluate-only
+    # --json-out`); a change of the weight or of the head must be measured again.
+    figures = Path(__file__).parents[3] / "benchmarks" / "quality" / "default_reward_held_out.json"
+    checks = {c["check"]: c for c in json.loads(figures.read_text()) if "pairs" in c}
+    families = [c for name, c in checks.items() if name.startswith("everyday: answer > ")]
+    assert len(families) == 10
+    assert all(c["share"] >= 0.90 for c in families)
+    assert checks["everyday: answer > another question's answer (relevance)"]["share"] >= 0.85
+    assert checks["AlpacaEval: the judge's choice scores higher"]["share"] >= 0.60
+    assert checks["HH-RLHF harmless held-out: chosen > rejected"]["share"] >= 0.60
