@@ -1,11 +1,14 @@
-"""What the benchmark scripts share: the machine line and updating a RESULTS.md section."""
+"""What the benchmark scripts share: the machine line, best-of timing, updating RESULTS.md."""
 
 from __future__ import annotations
 
 import os
 import platform
 import re
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -22,6 +25,17 @@ def machine(load_before: float | None = None) -> str:
             f"{os.getloadavg()[0]:.1f} after"
         )
     return text
+
+
+def best_time(fn: Callable[[], Any], repeats: int) -> float:
+    """Seconds of the fastest of `repeats` timed calls of `fn`, after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 def write_section(heading: str, section: str) -> None:

@@ -19,12 +19,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from _results import machine
+from _results import best_time, machine
 
 RUN = Path(__file__).parent / "quality" / "everyday_30" / "tpo.jsonl"
 
@@ -37,16 +34,6 @@ def candidates(prompts: int) -> list[tuple[str, str]]:
     for row in [r for r in rows if "candidates" in r][:prompts]:
         pairs += [(row["prompt"], c["text"]) for c in row["candidates"]]
     return pairs
-
-
-def best(fn: Callable[[], Any], repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
@@ -77,8 +64,8 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for threads in args.threads:
         torch.set_num_threads(threads)
-        base = best(lambda: classifier.score(pairs), args.repeats)
-        reading = best(lambda: relevance.score(pairs), args.repeats)
+        base = best_time(lambda: classifier.score(pairs), args.repeats)
+        reading = best_time(lambda: relevance.score(pairs), args.repeats)
         print(f"| classifier | {threads} | {base:.1f} | {len(pairs) / base:.1f} | 1.00 |")
         print(
             f"| relevance | {threads} | {reading:.1f} | {len(pairs) / reading:.1f} "

@@ -20,13 +20,12 @@ import argparse
 import json
 import os
 import re
-import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from _results import RESULTS, machine, write_section
+from _results import RESULTS, best_time, machine, write_section
 
 SECTION = "## Reward throughput"
 DATA = Path("/work/shared/benchmarks/hh_rlhf.jsonl")
@@ -49,16 +48,6 @@ def _pairs(count: int) -> list[Any]:
             if len(pairs) == count:
                 return pairs
     return pairs
-
-
-def _best(fn: Callable[[], Any], repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def _padded_forward(hf: Any, sequences: list[list[int]]) -> Callable[[], Any]:
@@ -107,8 +96,8 @@ def main() -> None:
         measured.append(
             {
                 "tokens": sum(len(s) for s in sequences) / size,
-                "limit": size / _best(_padded_forward(hf, sequences), args.repeats),
-                "hf": size / _best(partial(runner.score, pairs), args.repeats),
+                "limit": size / best_time(_padded_forward(hf, sequences), args.repeats),
+                "hf": size / best_time(partial(runner.score, pairs), args.repeats),
             }
         )
         print(f"batch {size}: {measured[-1]}", flush=True)
@@ -117,7 +106,7 @@ def main() -> None:
             path, max_length=MAX_LENGTH, dtype="float32", kv_cache_memory_bytes=2 << 30
         )
         for pairs, row in zip(batches, measured, strict=True):
-            row["vllm"] = len(pairs) / _best(partial(vllm.score, pairs), args.repeats)
+            row["vllm"] = len(pairs) / best_time(partial(vllm.score, pairs), args.repeats)
             print(f"batch {len(pairs)}: vLLM {row['vllm']:.2f} pairs/s", flush=True)
 
     header = (

@@ -1,4 +1,4 @@
-"""Checks shared by the backends that load a sequence-classifier reward checkpoint."""
+"""Checks and loading shared by the reward models that run a transformers checkpoint."""
 
 from __future__ import annotations
 
@@ -29,6 +29,28 @@ def require(packages: tuple[str, ...], what: str, extra: str) -> None:
             f'`pip install "langchain-tpo[{extra}]"`.'
         )
         raise ImportError(msg)
+
+
+def load_transformers_model(
+    auto_class: Any, path: str, device: str | None, torch_dtype: Any, **model_kwargs: Any
+) -> Any:
+    """`auto_class.from_pretrained(path)` on `device`, in evaluation mode.
+
+    `device` defaults to CUDA when available; `torch_dtype` to float32 on the CPU and the
+    checkpoint's own dtype on a GPU. With `device_map` in `model_kwargs` the model stays where
+    transformers placed it.
+    """
+    import torch
+
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if torch_dtype is None:
+        torch_dtype = torch.float32 if str(device).startswith("cpu") else "auto"
+    model = auto_class.from_pretrained(path, dtype=torch_dtype, **model_kwargs)
+    if "device_map" not in model_kwargs:
+        model = model.to(device)
+    model.eval()
+    return model
 
 
 def resolve_label_index(config: Any, label_index: int | None, name: str) -> int:

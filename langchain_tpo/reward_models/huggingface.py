@@ -8,7 +8,11 @@ from typing import Any, Self
 
 from pydantic import Field, model_validator
 
-from langchain_tpo.reward_models._checkpoint import default_max_length, require
+from langchain_tpo.reward_models._checkpoint import (
+    default_max_length,
+    load_transformers_model,
+    require,
+)
 from langchain_tpo.reward_models.base import Pair, Reward
 from langchain_tpo.reward_models.checkpoint_reward import (
     CheckpointRewardModel,
@@ -105,7 +109,6 @@ class HuggingFaceRewardModel(CheckpointRewardModel):
         """
         require(("torch", "transformers"), "HuggingFaceRewardModel", "hf")
         fields = {k: model_kwargs.pop(k) for k in list(model_kwargs) if k in _COALESCING}
-        import torch
         from transformers import AutoModelForSequenceClassification
 
         path = str(model_id_or_path)
@@ -118,16 +121,9 @@ class HuggingFaceRewardModel(CheckpointRewardModel):
             max_length=max_length,
             combination=combination,
         )
-        if device is None:
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        if torch_dtype is None:
-            torch_dtype = torch.float32 if str(device).startswith("cpu") else "auto"
-        model = AutoModelForSequenceClassification.from_pretrained(
-            path, dtype=torch_dtype, **model_kwargs
+        model = load_transformers_model(
+            AutoModelForSequenceClassification, path, device, torch_dtype, **model_kwargs
         )
-        if "device_map" not in model_kwargs:
-            model = model.to(device)
-        model.eval()
         return cls(
             model=model,
             tokenizer=tokenizer,

@@ -23,7 +23,7 @@ from typing import Any, Self
 from langchain_core.messages import BaseMessage
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
-from langchain_tpo.reward_models._checkpoint import require
+from langchain_tpo.reward_models._checkpoint import load_transformers_model, require
 from langchain_tpo.reward_models.base import Pair, Query, Reward, RewardModel
 from langchain_tpo.reward_models.formatting import to_chat_messages
 
@@ -122,27 +122,18 @@ class RelevanceReward(RewardModel):
             ValueError: The tokenizer has no chat template.
         """
         require(("torch", "transformers"), "RelevanceReward", "hf")
-        import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         fields = {k: kwargs.pop(k) for k in list(kwargs) if k in cls.model_fields}
         path = str(model_id_or_path)
         tokenizer = AutoTokenizer.from_pretrained(path, **(tokenizer_kwargs or {}))
-        if device is None:
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        if torch_dtype is None:
-            torch_dtype = torch.float32 if str(device).startswith("cpu") else "auto"
-        model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, **kwargs)
-        if "device_map" not in kwargs:
-            model = model.to(device)
-        model.eval()
+        model = load_transformers_model(AutoModelForCausalLM, path, device, torch_dtype, **kwargs)
         return cls(model=model, tokenizer=tokenizer, model_name=path, **fields)
 
     def _score(self, pairs: Sequence[Pair]) -> Sequence[float | Reward]:
         readings: list[tuple[list[int], int]] = []  # (token ids, where the response starts)
         for query, response in pairs:
-            body = self._tokens(response)[: self.max_response_tokens]
-            body = body[: self.max_length // 2]
+            body = self._tokens(response)[: min(self.max_response_tokens, self.max_length // 2)]
             for context in (query, self._neutral(query)):
                 prefix = self._prefix(context)[-(self.max_length - len(body)) :]
                 readings.append(([*prefix, *body], len(prefix)))
