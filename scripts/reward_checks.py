@@ -28,7 +28,7 @@ import numpy as np
 
 from scripts import reward_data as data
 from scripts import reward_negatives as negatives
-from scripts.reward_everyday import RELEVANCE, EverydaySet, everyday_pairs
+from scripts.reward_everyday import MISREAD, RELEVANCE, EverydaySet, everyday_pairs
 from scripts.reward_sources import Judgment
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,17 +88,21 @@ def one_turn(prompt: str) -> str:
 
 
 def everyday_checks(everyday: EverydaySet) -> list[Check]:
-    """One check per non-answer family, then relevance."""
+    """One check per non-answer family, then relevance and misread answers."""
     checks = []
     for family, pairs in everyday_pairs(everyday).items():
         converted = [
             data.Pair(p.row_id, one_turn(p.question), p.answer, p.other, family) for p in pairs
         ]
+        note = "never trained" if family in everyday.never_trained else ""
         if family == RELEVANCE:
             name, bar = "everyday: answer > another question's answer (relevance)", 0.85
+        elif family == MISREAD:
+            # Written after issue 22's bars, so it has none of its own: reported, not held.
+            name, bar = "everyday: answer > a neighbouring question's answer (misread)", None
+            note = "never trained"
         else:
             name, bar = f"everyday: answer > {family}", 0.90
-        note = "never trained" if family in everyday.never_trained else ""
         checks.append(Check(name, converted, bar, note))
     return checks
 

@@ -7,7 +7,9 @@ platitudes, off-topic emotional support, deflection to a professional, restating
 question, AI disclaimers, refusals, clarifying questions and answer plans. The last two are
 never trained on (the file lists them under `never_trained`); the trainer's own non-answer
 phrasings live elsewhere (`scripts/training_data/`) and a test checks that they never repeat an
-evaluation phrasing.
+evaluation phrasing. `misread_answers.jsonl` holds, per question, a well-written answer to a
+neighbouring question (how often to brush, for how often to replace a toothbrush): what a small
+policy writes when it misreads the question. It is never trained on either.
 
 Each question is paired with one non-answer of every family (a template chosen by a fixed
 rule, so every run measures the same texts) and with the answer to another question
@@ -25,6 +27,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 EVERYDAY = REPO / "benchmarks" / "data" / "everyday"
 RELEVANCE = "relevance"
+MISREAD = "misread"
 RELEVANCE_OFFSET = 37
 """Question i is paired with the answer of question (i + 37) mod n: with 20 questions per
 category in file order, always another category."""
@@ -39,6 +42,8 @@ class EverydaySet:
     rows: list[Row]
     families: dict[str, list[str]]
     never_trained: tuple[str, ...]
+    misread: dict[str, str]
+    """Per question id, an answer to a neighbouring question (none when the file is absent)."""
 
 
 def load_everyday(directory: Path = EVERYDAY) -> EverydaySet:
@@ -68,7 +73,32 @@ def load_everyday(directory: Path = EVERYDAY) -> EverydaySet:
     if empty:
         msg = f"{directory / 'non_answers.json'}: families without templates: {empty}"
         raise ValueError(msg)
-    return EverydaySet(rows, families, tuple(spec.get("never_trained", ())))
+    misread = _misread_answers(directory / "misread_answers.jsonl", set(ids))
+    return EverydaySet(rows, families, tuple(spec.get("never_trained", ())), misread)
+
+
+def _misread_answers(path: Path, ids: set[str]) -> dict[str, str]:
+    """`misread_answers.jsonl` by question id (`id`, `text`); empty when there is no file.
+
+    Raises:
+        ValueError: A row without `id` or `text`, an unknown or repeated id.
+    """
+    if not path.is_file():
+        return {}
+    answers: dict[str, str] = {}
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            if not row.get("id") or not row.get("text"):
+                msg = f"{path} line {number}: needs `id` and `text`"
+                raise ValueError(msg)
+            if row["id"] not in ids or row["id"] in answers:
+                msg = f"{path} line {number}: id {row['id']!r} is unknown or repeated"
+                raise ValueError(msg)
+            answers[row["id"]] = str(row["text"])
+    return answers
 
 
 def render(template: str, row: Row) -> str:
@@ -99,7 +129,8 @@ class EverydayPair:
 
 
 def everyday_pairs(data: EverydaySet) -> dict[str, list[EverydayPair]]:
-    """Pairs by family: one per question for each non-answer family, and relevance."""
+    """Pairs by family: one per question for each non-answer family, relevance, and misread
+    (for the questions that have a misread answer)."""
     rows = data.rows
     pairs: dict[str, list[EverydayPair]] = {}
     for family, templates in data.families.items():
@@ -125,5 +156,13 @@ def everyday_pairs(data: EverydaySet) -> dict[str, list[EverydayPair]]:
                 RELEVANCE,
             )
             for i, row in enumerate(rows)
+        ]
+    if data.misread:
+        pairs[MISREAD] = [
+            EverydayPair(
+                row["id"], row["question"], row["answer"], data.misread[row["id"]], MISREAD
+            )
+            for row in rows
+            if row["id"] in data.misread
         ]
     return pairs

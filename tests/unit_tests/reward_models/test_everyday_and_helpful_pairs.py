@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from scripts.reward_everyday import RELEVANCE, EverydaySet, everyday_pairs, load_everyday, render
+from scripts.reward_everyday import (
+    MISREAD,
+    RELEVANCE,
+    EverydaySet,
+    everyday_pairs,
+    load_everyday,
+    render,
+)
 from scripts.reward_helpful_pairs import (
     NEVER_BUILT,
     Answered,
@@ -71,6 +78,49 @@ def test_a_broken_set_is_refused_with_the_reason(
         load_everyday(small_set(tmp_path, rows, families))
 
 
+def test_misread_answers_pair_with_their_own_question_only(tmp_path: Path) -> None:
+    rows = [row(i, "a") for i in range(3)]
+    directory = small_set(tmp_path, rows, {"stall": ["x"]})
+    assert MISREAD not in everyday_pairs(load_everyday(directory))  # no file, no family
+    (directory / "misread_answers.jsonl").write_text(
+        json.dumps({"id": "q2", "text": "About brushing."}) + "\n"
+        + json.dumps({"id": "q0", "text": "About booking."}) + "\n"
+    )  # fmt: skip
+    pairs = everyday_pairs(load_everyday(directory))[MISREAD]
+    assert [(p.row_id, p.question, p.answer, p.other) for p in pairs] == [
+        ("q0", "Question 0?", "Answer 0.", "About booking."),
+        ("q2", "Question 2?", "Answer 2.", "About brushing."),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("lines", "words"),
+    [
+        ([{"id": "q9", "text": "x"}], "id 'q9' is unknown or repeated"),
+        ([{"id": "q0", "text": "x"}, {"id": "q0", "text": "y"}], "id 'q0' is unknown or repeated"),
+        ([{"id": "q0"}], "line 1: needs `id` and `text`"),
+    ],
+)
+def test_a_broken_misread_file_is_refused_with_the_reason(
+    tmp_path: Path, lines: list, words: str
+) -> None:
+    directory = small_set(tmp_path, [row(0, "a")], {"stall": ["x"]})
+    (directory / "misread_answers.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    with pytest.raises(ValueError, match=re.escape(words)):
+        load_everyday(directory)
+
+
+def test_the_misread_check_is_reported_without_a_bar_and_never_trained(tmp_path: Path) -> None:
+    from scripts.reward_checks import everyday_checks
+
+    directory = small_set(tmp_path, [row(0, "a"), row(1, "b")], {"stall": ["x"]})
+    (directory / "misread_answers.jsonl").write_text(json.dumps({"id": "q1", "text": "y"}) + "\n")
+    checks = {c.name: c for c in everyday_checks(load_everyday(directory))}
+    misread = checks["everyday: answer > a neighbouring question's answer (misread)"]
+    assert (misread.bar, misread.note, len(misread.pairs)) == (None, "never trained", 1)
+    assert checks["everyday: answer > stall"].bar == 0.90
+
+
 # ------------------------------------------------------------------ the committed data itself
 def test_the_everyday_set_is_large_varied_and_its_relevance_pairs_cross_categories() -> None:
     data: EverydaySet = load_everyday()
@@ -82,6 +132,9 @@ def test_the_everyday_set_is_large_varied_and_its_relevance_pairs_cross_categori
     answers = {r["answer"]: r for r in data.rows}
     for pair in everyday_pairs(data)[RELEVANCE]:
         assert answers[pair.other]["category"] != by_id[pair.row_id]["category"]
+    # Every question has its misread answer, about its own topic but not its answer.
+    assert set(data.misread) == set(by_id)
+    assert all(data.misread[i] != by_id[i]["answer"] for i in by_id)
 
 
 def sentences(text: str) -> set[str]:
@@ -102,7 +155,10 @@ def test_training_never_uses_an_evaluation_question_phrasing_or_held_out_family(
     }
     assert not evaluation & training
     questions = {r["question"].lower() for r in data.rows}
-    assert not questions & {item.prompt.lower() for item in load_questions()}
+    training_items = load_questions()
+    assert not questions & {item.prompt.lower() for item in training_items}
+    misread = {s for text in data.misread.values() for s in sentences(text)}
+    assert not misread & {s for item in training_items for s in sentences(item.answer)}
 
 
 def test_helpful_pairs_cover_every_family_and_relevance_with_other_items_answers() -> None:
