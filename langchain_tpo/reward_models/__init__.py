@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from langchain_tpo.reward_models.judge import LLMJudgeReward
     from langchain_tpo.reward_models.relevance import RelevanceReward
     from langchain_tpo.reward_models.remote import RemoteRewardModel, RewardServerError
+    from langchain_tpo.reward_models.similarity import SimilarityReward
     from langchain_tpo.reward_models.vllm import VLLMRewardModel
 
 # name -> module that defines it; loaded on first attribute access.
@@ -35,6 +36,7 @@ _LAZY: dict[str, str] = {
     "RelevanceReward": "langchain_tpo.reward_models.relevance",
     "RemoteRewardModel": "langchain_tpo.reward_models.remote",
     "RewardServerError": "langchain_tpo.reward_models.remote",
+    "SimilarityReward": "langchain_tpo.reward_models.similarity",
     "VLLMRewardModel": "langchain_tpo.reward_models.vllm",
     "load_default_reward": "langchain_tpo.reward_models.default",
 }
@@ -53,6 +55,7 @@ __all__ = [
     "RewardModel",
     "RewardModelError",
     "RewardServerError",
+    "SimilarityReward",
     "VLLMRewardModel",
     "load_default_reward",
     "query_text",

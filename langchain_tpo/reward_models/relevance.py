@@ -15,23 +15,21 @@ answer about the right topic gains as much as a right one): combine it with one
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from langchain_core.messages import BaseMessage
-from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import Field, model_validator
 
-from langchain_tpo.reward_models._checkpoint import load_transformers_model, require
-from langchain_tpo.reward_models.base import Pair, Query, Reward, RewardModel
+from langchain_tpo.reward_models.base import Pair, Query, Reward
 from langchain_tpo.reward_models.formatting import to_chat_messages
+from langchain_tpo.reward_models.model_part import ModelPartReward
 
 NEUTRAL_REQUEST = "Write something."
 """The request a response is compared against: asks for nothing in particular."""
 
 
-class RelevanceReward(RewardModel):
+class RelevanceReward(ModelPartReward):
     """Pointwise mutual information of request and response under a causal language model.
 
     Both readings of a pair use the model's chat template (system messages are kept in the
@@ -39,6 +37,7 @@ class RelevanceReward(RewardModel):
     first `max_response_tokens` tokens of the response count, so scores of long responses stay
     comparable with those of responses cut at a policy's token limit; a reading longer than
     `max_length` loses the oldest tokens of the conversation. An empty response scores 0.
+    `from_model_id` loads an `AutoModelForCausalLM`; its tokenizer must have a chat template.
 
     Example:
         ```python
@@ -53,14 +52,10 @@ class RelevanceReward(RewardModel):
         ```
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
-
     model: Any
     """A loaded transformers causal language model."""
     tokenizer: Any
     """Its tokenizer, with a chat template."""
-    model_name: str = ""
-    """Name or path of the model, for messages."""
     neutral_request: str = Field(default=NEUTRAL_REQUEST, min_length=1)
     """The request each response is also read after."""
     max_response_tokens: int = Field(default=128, ge=1)
@@ -70,16 +65,9 @@ class RelevanceReward(RewardModel):
     of a pair keep the same response tokens, so the gain stays comparable)."""
     batch_size: int = Field(default=8, ge=1)
     """Sequences per forward pass (each pair is two sequences)."""
-    batch_window_ms: float | None = Field(default=5.0, ge=0)
-    """Milliseconds an async score call waits for concurrent calls to join its batch."""
-    max_batches_in_flight: int | None = Field(default=1, ge=1)
-    """One batch at a time: the forwards share one model."""
-
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        self.model_name = self.model_name or str(getattr(self.model, "name_or_path", "")) or "model"
         if not getattr(self.tokenizer, "chat_template", None):
             msg = (
                 f"RelevanceReward: the tokenizer of {self.model_name} has no chat template, so "
@@ -89,46 +77,7 @@ class RelevanceReward(RewardModel):
             raise ValueError(msg)
         return self
 
-    def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
-        """`RelevanceReward(<model>)`, so messages say which model it is."""
-        if name is None and self.name is None:
-            name = f"{type(self).__name__}({self.model_name})"
-        return super().get_name(suffix, name=name)
-
-    @classmethod
-    def from_model_id(
-        cls,
-        model_id_or_path: str | Path,
-        *,
-        device: str | None = None,
-        torch_dtype: Any = None,
-        tokenizer_kwargs: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> RelevanceReward:
-        """Load a causal language model from the Hugging Face Hub or a local directory.
-
-        Args:
-            model_id_or_path: Hub id or local directory of an `AutoModelForCausalLM` with a
-                chat template.
-            device: `"cpu"`, `"cuda"`...; by default CUDA when available.
-            torch_dtype: Weight dtype; by default float32 on the CPU, the checkpoint's own on
-                a GPU.
-            tokenizer_kwargs: Extra arguments of `AutoTokenizer.from_pretrained`.
-            **kwargs: Fields of `RelevanceReward` (`neutral_request`, `max_response_tokens`,
-                `batch_size`, ...); the rest go to `AutoModelForCausalLM.from_pretrained`.
-
-        Raises:
-            ImportError: torch or transformers is missing.
-            ValueError: The tokenizer has no chat template.
-        """
-        require(("torch", "transformers"), "RelevanceReward", "hf")
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        fields = {k: kwargs.pop(k) for k in list(kwargs) if k in cls.model_fields}
-        path = str(model_id_or_path)
-        tokenizer = AutoTokenizer.from_pretrained(path, **(tokenizer_kwargs or {}))
-        model = load_transformers_model(AutoModelForCausalLM, path, device, torch_dtype, **kwargs)
-        return cls(model=model, tokenizer=tokenizer, model_name=path, **fields)
+    auto_class: ClassVar[str] = "AutoModelForCausalLM"
 
     def _score(self, pairs: Sequence[Pair]) -> Sequence[float | Reward]:
         readings: list[tuple[list[int], int]] = []  # (token ids, where the response starts)

@@ -40,6 +40,7 @@ def test_backend_exports() -> None:
             "RewardModel",
             "RewardModelError",
             "RewardServerError",
+            "SimilarityReward",
             "VLLMRewardModel",
             "load_default_reward",
             "query_text",
