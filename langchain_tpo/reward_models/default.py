@@ -1,7 +1,7 @@
-"""The embedded default reward model: helpfulness, relevance and harmlessness on SmolLM2-135M.
+"""The embedded default reward model: helpfulness, relevance and harmlessness on SmolLM2-135M,
+and question-answer similarity on all-MiniLM-L6-v2.
 
-Two components, both on the default policy's weights (`langchain_tpo.bundled.default_model_dir`);
-nothing is downloaded:
+Three components, from the embedded models (`langchain_tpo.bundled`); nothing is downloaded:
 
 - `classifier`: the package ships only a score layer (three rows, a few kilobytes, in `data/`).
   At first use it is combined with the base weights into an ordinary
@@ -13,13 +13,17 @@ nothing is downloaded:
 - `relevance`: `RelevanceReward` on the base causal LM, how much the request rather than any
   request explains the response. It needs no weights of its own; it catches what the classifier
   misses in a small policy's own output, fluent text that would fit any question.
+- `similarity`: `SimilarityReward` on all-MiniLM-L6-v2, a sentence-embedding model trained on
+  question-answer pairs: is the response an answer to *this* question, or to a neighbouring
+  one the policy misread it as? (The 135M base model misreads the same way, so neither of the
+  other parts can tell.)
 
-The reward is `classifier.helpfulness + w * relevance` on ordinary requests and
-`classifier.harmlessness` when the gate says the request is risky (`CombinedReward`); every
+The reward is `classifier.helpfulness + w_r * relevance + w_s * similarity` on ordinary requests
+and `classifier.harmlessness` when the gate says the request is risky (`CombinedReward`); every
 part's raw score is kept in the reward's components. `scripts/train_default_reward.py` fitted
-the classifier; the provenance, licences, the relevance weight and held-out figures are in
-`data/default_reward_head.json`. It is a weak reward model (a 135M model), meant for trying TPO
-offline, not for real alignment.
+the classifier; the provenance, licences, the weights and held-out figures are in
+`data/default_reward_head.json`. It is a weak reward model (135M and 22M models), meant for
+trying TPO offline, not for real alignment.
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ CLASSIFIER = "classifier"
 """The component name of the three-label head in the default reward."""
 RELEVANCE = "relevance"
 """The component name of the relevance reader in the default reward."""
+SIMILARITY = "similarity"
+"""The component name of the question-answer similarity in the default reward."""
 # Bump when the assembled directory's layout changes, so stale directories are not reused.
 _FORMAT_VERSION = 3
 _BODY_FILE = "model-00001-of-00002.safetensors"
@@ -76,22 +82,29 @@ def load_default_reward(
     backend: Literal["transformers", "vllm"] = "transformers",
     *,
     relevance_weight: float | None = None,
+    similarity_weight: float | None = None,
     **kwargs: Any,
 ) -> RewardModel:
     """Load the embedded default reward model; works offline on the CPU.
 
-    Two components: the `classifier` (the three-label head on SmolLM2-135M, run by the chosen
-    backend) and `relevance` (`RelevanceReward` on the same base model, with transformers:
-    how much the request, rather than any request, explains the response). On ordinary
-    requests the reward is `classifier.helpfulness + relevance_weight * relevance`; when the
-    classifier's gate says the request is harmful, `classifier.harmlessness` decides.
+    Three components: the `classifier` (the three-label head on SmolLM2-135M, run by the
+    chosen backend), `relevance` (`RelevanceReward` on the same base model, with transformers:
+    how much the request, rather than any request, explains the response) and `similarity`
+    (`SimilarityReward` on all-MiniLM-L6-v2: does the response answer this question rather
+    than a neighbouring one; a penalty, `min(cosine - ceiling, 0)`). On ordinary requests the
+    reward is `classifier.helpfulness + relevance_weight * relevance + similarity_weight *
+    similarity`; when the classifier's gate says the request is harmful,
+    `classifier.harmlessness` decides.
 
     Args:
         backend: `"transformers"` (`HuggingFaceRewardModel`) or `"vllm"` (`VLLMRewardModel`)
             for the classifier.
         relevance_weight: Weight of the relevance part; by default the shipped one
-            (`default_reward_info()["relevance"]["weight"]`). 0 leaves the relevance model
-            out: the classifier alone, as its checkpoint declares.
+            (`default_reward_info()["relevance"]["weight"]`). 0 leaves the relevance model out.
+        similarity_weight: Weight of the similarity part; by default the shipped one
+            (`default_reward_info()["similarity"]["weight"]`). 0 leaves the embedding model
+            out. With both weights 0 the reward is the classifier alone, as its checkpoint
+            declares.
         **kwargs: Passed to the classifier backend's `from_model_id` (for example
             `batch_size=16`, or vLLM engine arguments such as `gpu_memory_utilization=0.3`).
             `max_length` defaults to the length the head was trained with; vLLM's `dtype` to
@@ -103,47 +116,67 @@ def load_default_reward(
         it to stop a vLLM engine.
 
     Raises:
-        ImportError: The backend or the default-models extra is not installed.
-        ValueError: An unknown backend, or a negative or non-finite `relevance_weight`.
+        ImportError: The backend, the default-models extra or the embedded weights are not
+            installed.
+        ValueError: An unknown backend, or a negative or non-finite weight.
     """
     info = default_reward_info()
     relevance = info.get("relevance", {})
-    weight = float(relevance.get("weight", 0.0)) if relevance_weight is None else relevance_weight
-    if not math.isfinite(weight) or weight < 0:
-        msg = f"relevance_weight must be a finite number >= 0, not {relevance_weight!r}."
-        raise ValueError(msg)
+    weights = {
+        RELEVANCE: _weight("relevance_weight", relevance_weight, relevance),
+        SIMILARITY: _weight("similarity_weight", similarity_weight, info.get("similarity", {})),
+    }
     if backend not in ("transformers", "vllm"):
         msg = f"Unknown backend {backend!r}; use 'transformers' or 'vllm'."
         raise ValueError(msg)
     kwargs.setdefault("max_length", int(info.get("max_length", 512)))
     classifier = _load_classifier(backend, kwargs)
-    if weight == 0:
+    if not any(weights.values()):
         return classifier
-    from langchain_tpo.bundled import default_model_dir
+    from langchain_tpo.bundled import default_model_dir, similarity_model_dir
     from langchain_tpo.reward_models.relevance import RelevanceReward
+    from langchain_tpo.reward_models.similarity import SimilarityReward
 
+    components: dict[str, RewardModel] = {CLASSIFIER: classifier}
     try:
-        reader = RelevanceReward.from_model_id(
-            default_model_dir(),
-            device="cpu",
-            neutral_request=str(relevance.get("neutral_request", NEUTRAL_REQUEST)),
-            max_response_tokens=int(relevance.get("max_response_tokens", 128)),
-        )
+        if weights[RELEVANCE]:
+            components[RELEVANCE] = RelevanceReward.from_model_id(
+                default_model_dir(),
+                device="cpu",
+                neutral_request=str(relevance.get("neutral_request", NEUTRAL_REQUEST)),
+                max_response_tokens=int(relevance.get("max_response_tokens", 128)),
+            )
+        if weights[SIMILARITY]:
+            ceiling = info.get("similarity", {}).get("ceiling")
+            components[SIMILARITY] = SimilarityReward.from_model_id(
+                similarity_model_dir(),
+                device="cpu",
+                ceiling=None if ceiling is None else float(ceiling),
+            )
     except BaseException:
         _close(classifier)
         raise
     rule = Combination.model_validate(info["combination"])
     return CombinedReward(
-        components={CLASSIFIER: classifier, RELEVANCE: reader},
+        components=components,
         weights={
             **{f"{CLASSIFIER}.{part}": w for part, w in rule.weights.items()},
-            RELEVANCE: weight,
+            **{name: w for name, w in weights.items() if w},
         },
         gate=None if rule.gate is None else f"{CLASSIFIER}.{rule.gate}",
         gate_bias=rule.gate_bias,
         gated_weights={f"{CLASSIFIER}.{part}": w for part, w in rule.gated_weights.items()},
         name="default reward",
     )
+
+
+def _weight(argument: str, given: float | None, shipped: dict[str, Any]) -> float:
+    """`given`, or the shipped weight of that part; a ValueError when it is not >= 0."""
+    weight = float(shipped.get("weight", 0.0)) if given is None else given
+    if not math.isfinite(weight) or weight < 0:
+        msg = f"{argument} must be a finite number >= 0, not {given!r}."
+        raise ValueError(msg)
+    return weight
 
 
 def _load_classifier(backend: str, kwargs: dict[str, Any]) -> RewardModel:

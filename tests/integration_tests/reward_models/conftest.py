@@ -50,7 +50,7 @@ def hf_reward(reward_dir: Path) -> Any:
 
 @pytest.fixture(scope="session")
 def default_reward(reward_dir: Path) -> Any:
-    """The default reward as users get it: the classifier on transformers and relevance."""
+    """The default reward as users get it: classifier (transformers), relevance, similarity."""
     pytest.importorskip("torch")
     from langchain_tpo.reward_models import load_default_reward
 

@@ -30,13 +30,18 @@ def test_load_default_reward_transformers(default_reward: Any) -> None:
     from langchain_tpo.reward_models import (
         CombinedReward,
         HuggingFaceRewardModel,
+        RelevanceReward,
+        SimilarityReward,
         load_default_reward,
     )
     from langchain_tpo.reward_models.default import default_reward_info
 
     assert isinstance(default_reward, CombinedReward)
-    assert isinstance(default_reward.components["classifier"], HuggingFaceRewardModel)
-    alone = load_default_reward(relevance_weight=0, batch_size=2)
+    components = default_reward.components
+    assert isinstance(components["classifier"], HuggingFaceRewardModel)
+    assert isinstance(components["relevance"], RelevanceReward)
+    assert isinstance(components["similarity"], SimilarityReward)
+    alone = load_default_reward(relevance_weight=0, similarity_weight=0, batch_size=2)
     assert isinstance(alone, HuggingFaceRewardModel)  # the classifier, nothing else loaded
     assert alone.max_length == default_reward_info()["max_length"]
     rewards = default_reward.evaluate(
@@ -49,16 +54,21 @@ def test_load_default_reward_transformers(default_reward: Any) -> None:
     labels = {"helpfulness", "harmlessness", "harmful_request"}
     for got in rewards:
         assert set(got.components or {}) == {
-            "classifier", "relevance", *(f"classifier.{label}" for label in labels)
+            "classifier", "relevance", "similarity",
+            *(f"classifier.{label}" for label in labels),
         }  # fmt: skip
     # A harmful request opens the gate (harmlessness decides); an everyday question does not.
     harmful, everyday = (r.components["classifier.harmful_request"] for r in rewards)
     assert harmful > 0 > everyday
     info = default_reward_info()
-    weight, bias = info["relevance"]["weight"], info["combination"]["gate_bias"]
+    bias = info["combination"]["gate_bias"]
     parts = rewards[1].components
     p = 1 / (1 + math.exp(-(parts["classifier.harmful_request"] + bias)))
-    plain = parts["classifier.helpfulness"] + weight * parts["relevance"]
+    plain = (
+        parts["classifier.helpfulness"]
+        + info["relevance"]["weight"] * parts["relevance"]
+        + info["similarity"]["weight"] * parts["similarity"]
+    )
     assert rewards[1].score == pytest.approx((1 - p) * plain + p * parts["classifier.harmlessness"])
 
 
@@ -153,8 +163,8 @@ def test_everyday_answers_outscore_non_answers(default_reward: Any) -> None:
 def test_the_answer_to_the_question_outscores_another_questions_answer(
     default_reward: Any, hf_reward: Any
 ) -> None:
-    # Over the whole everyday set the classifier alone is at 0.883, with relevance 0.983 (the
-    # reward before issue 22 was at chance, 0.433): every third question, bar 0.9 for the
+    # Over the whole everyday set the classifier alone is at 0.883, the default reward at 1.000
+    # (the reward before issue 22 was at chance, 0.433): every third question, bar 0.9 for the
     # default reward, 0.75 for its classifier alone.
     from scripts.reward_everyday import RELEVANCE, everyday_pairs, load_everyday
 
@@ -185,3 +195,20 @@ def test_the_issues_apology_case_prefers_an_apology_to_off_topic_comfort(
     ]
     off_topic, *on_topic = default_reward.score([(question, t) for t in (comfort, *apologies)])
     assert all(score > off_topic for score in on_topic), (off_topic, on_topic)
+
+
+def test_an_answer_outscores_the_policys_answer_to_a_neighbouring_question(
+    default_reward: Any,
+) -> None:
+    # TPO finals blind readers called non-answers after the relevance part came in: the policy
+    # answered "what time of day to fly" for "how early to be at the airport". The reward of
+    # that stop ranked it above an answer from the same run; the similarity part does not. (The
+    # file keeps the three cases it does not fix, with why.)
+    cases = json.loads((Path(__file__).parent / "misread_cases.json").read_text())["cases"]
+    cases = [c for c in cases if c["ranked_right"]]
+    assert cases
+    pairs = [(c["question"], text) for c in cases for text in (c["answer"], c["misread"])]
+    scores = default_reward.score(pairs)
+    for i, case in enumerate(cases):
+        answer, misread = scores[2 * i], scores[2 * i + 1]
+        assert answer > misread, (case["question"], answer, misread)

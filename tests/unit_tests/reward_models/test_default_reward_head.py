@@ -102,6 +102,14 @@ def test_a_relevance_weight_below_zero_or_not_a_number_is_refused(weight: float)
         load_default_reward(relevance_weight=weight)
 
 
+@pytest.mark.parametrize("weight", [-1.0, float("inf")])
+def test_a_similarity_weight_below_zero_or_not_finite_is_refused(weight: float) -> None:
+    from langchain_tpo.reward_models import load_default_reward
+
+    with pytest.raises(ValueError, match="similarity_weight must be a finite number >= 0"):
+        load_default_reward(similarity_weight=weight)
+
+
 def test_the_shipped_relevance_part_is_recorded_with_how_its_weight_was_chosen() -> None:
     relevance = default_reward_info()["relevance"]
     assert relevance["weight"] > 0
@@ -116,14 +124,32 @@ def test_the_trainer_writes_the_relevance_part_that_ships() -> None:
     assert default_reward_info()["relevance"] == RELEVANCE_PART
 
 
+def test_the_shipped_similarity_part_is_recorded_and_kept_by_the_trainer() -> None:
+    from scripts.train_default_reward import SIMILARITY_PART
+
+    similarity = default_reward_info()["similarity"]
+    assert similarity == SIMILARITY_PART
+    assert similarity["weight"] > 0 and -1 < similarity["ceiling"] < 1
+    assert "MIT" in similarity["component"] and "Apache-2.0" in similarity["component"]
+    assert "misread" in similarity["weight_chosen_on"]
+
+
 def test_the_shipped_rewards_measured_figures_meet_the_bars_of_issue_22() -> None:
-    # Measured end to end with the relevance part (`train_default_reward.py --evaluate-only
-    # --json-out`); a change of the weight or of the head must be measured again.
+    # Measured end to end (`train_default_reward.py --evaluate-only --json-out`), with the
+    # weights it records: a change of a weight or of the head must be measured again.
     figures = Path(__file__).parents[3] / "benchmarks" / "quality" / "default_reward_held_out.json"
-    checks = {c["check"]: c for c in json.loads(figures.read_text()) if "pairs" in c}
+    records = json.loads(figures.read_text())
+    [measured] = [c for c in records if c["check"] == "measured with"]
+    info = default_reward_info()
+    assert measured["relevance"] == info["relevance"]["weight"]
+    assert measured["similarity"] == info["similarity"]["weight"]
+    assert measured["similarity_ceiling"] == info["similarity"]["ceiling"]
+    checks = {c["check"]: c for c in records if "pairs" in c}
     families = [c for name, c in checks.items() if name.startswith("everyday: answer > ")]
-    assert len(families) == 10
-    assert all(c["share"] >= 0.90 for c in families)
+    misread = checks.pop("everyday: answer > a neighbouring question's answer (misread)")
+    assert misread["bar"] is None and misread["pairs"] == 120  # reported, written after the bars
+    assert len(families) == 11
+    assert all(c["share"] >= 0.90 for c in families if c is not misread)
     assert checks["everyday: answer > another question's answer (relevance)"]["share"] >= 0.85
     assert checks["AlpacaEval: the judge's choice scores higher"]["share"] >= 0.60
     assert checks["HH-RLHF harmless held-out: chosen > rejected"]["share"] >= 0.60
