@@ -53,6 +53,23 @@ def load_transformers_model(
     return model
 
 
+def right_padded(sequences: list[list[int]], pad_id: int | None) -> tuple[Any, Any]:
+    """Token sequences as one right-padded id tensor and its attention mask.
+
+    Padded here rather than by the tokenizer, so a tokenizer without a pad token works too
+    (`pad_id` None pads with 0; the mask hides it either way).
+    """
+    import torch
+
+    width = max(len(seq) for seq in sequences)
+    ids = torch.full((len(sequences), width), 0 if pad_id is None else pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+        mask[row, : len(seq)] = 1
+    return ids, mask
+
+
 def resolve_label_index(config: Any, label_index: int | None, name: str) -> int:
     """The output column that holds the reward.
 

@@ -121,10 +121,10 @@ def load_default_reward(
         ValueError: An unknown backend, or a negative or non-finite weight.
     """
     info = default_reward_info()
-    relevance = info.get("relevance", {})
+    relevance, similarity = info.get("relevance", {}), info.get("similarity", {})
     weights = {
         RELEVANCE: _weight("relevance_weight", relevance_weight, relevance),
-        SIMILARITY: _weight("similarity_weight", similarity_weight, info.get("similarity", {})),
+        SIMILARITY: _weight("similarity_weight", similarity_weight, similarity),
     }
     if backend not in ("transformers", "vllm"):
         msg = f"Unknown backend {backend!r}; use 'transformers' or 'vllm'."
@@ -147,7 +147,7 @@ def load_default_reward(
                 max_response_tokens=int(relevance.get("max_response_tokens", 128)),
             )
         if weights[SIMILARITY]:
-            ceiling = info.get("similarity", {}).get("ceiling")
+            ceiling = similarity.get("ceiling")
             components[SIMILARITY] = SimilarityReward.from_model_id(
                 similarity_model_dir(),
                 device="cpu",

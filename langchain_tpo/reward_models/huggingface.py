@@ -12,6 +12,7 @@ from langchain_tpo.reward_models._checkpoint import (
     default_max_length,
     load_transformers_model,
     require,
+    right_padded,
 )
 from langchain_tpo.reward_models.base import Pair, Reward
 from langchain_tpo.reward_models.checkpoint_reward import (
@@ -153,15 +154,8 @@ class HuggingFaceRewardModel(CheckpointRewardModel):
         """Raw logits (every label) of token sequences, pooled at each one's last real token."""
         import torch
 
-        width = max(len(seq) for seq in sequences)
-        pad = self.tokenizer.pad_token_id
-        pad = 0 if pad is None else pad
         device = self.model.device
-        ids = torch.full((len(sequences), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(sequences), width), dtype=torch.long)
-        for row, seq in enumerate(sequences):
-            ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-            mask[row, : len(seq)] = 1
+        ids, mask = right_padded(sequences, self.tokenizer.pad_token_id)
         ids, mask = ids.to(device), mask.to(device)
         backbone = getattr(self.model, getattr(self.model, "base_model_prefix", ""), None)
         head = getattr(self.model, "score", None)

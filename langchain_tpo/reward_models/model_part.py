@@ -33,6 +33,9 @@ class ModelPartReward(RewardModel):
     max_batches_in_flight: int | None = Field(default=1, ge=1)
     """One batch at a time: the forwards share one model."""
 
+    auto_class: ClassVar[str] = "AutoModel"
+    """The transformers auto class `from_model_id` loads the model with."""
+
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @model_validator(mode="after")
@@ -45,9 +48,6 @@ class ModelPartReward(RewardModel):
         if name is None and self.name is None:
             name = f"{type(self).__name__}({self.model_name})"
         return super().get_name(suffix, name=name)
-
-    auto_class: ClassVar[str] = "AutoModel"
-    """The transformers auto class `from_model_id` loads the model with."""
 
     @classmethod
     def from_model_id(

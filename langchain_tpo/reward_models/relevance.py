@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Self
 from langchain_core.messages import BaseMessage
 from pydantic import Field, model_validator
 
+from langchain_tpo.reward_models._checkpoint import right_padded
 from langchain_tpo.reward_models.base import Pair, Query, Reward
 from langchain_tpo.reward_models.formatting import to_chat_messages
 from langchain_tpo.reward_models.model_part import ModelPartReward
@@ -119,14 +120,7 @@ class RelevanceReward(ModelPartReward):
         """Summed log-probabilities of each reading's response tokens."""
         import torch
 
-        width = max(len(ids) for ids, _ in readings)
-        pad = self.tokenizer.pad_token_id
-        pad = 0 if pad is None else pad
-        ids = torch.full((len(readings), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(readings), width), dtype=torch.long)
-        for row, (tokens, _) in enumerate(readings):
-            ids[row, : len(tokens)] = torch.tensor(tokens, dtype=torch.long)
-            mask[row, : len(tokens)] = 1
+        ids, mask = right_padded([tokens for tokens, _ in readings], self.tokenizer.pad_token_id)
         device = self.model.device
         with torch.inference_mode():
             logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from langchain_tpo.reward_models._checkpoint import right_padded
 from langchain_tpo.reward_models.base import Pair, Reward, query_text
 from langchain_tpo.reward_models.model_part import ModelPartReward
 
@@ -102,14 +103,14 @@ class SimilarityReward(ModelPartReward):
 
     def _score(self, pairs: Sequence[Pair]) -> Sequence[float | Reward]:
         # TPO scores many responses to one request: embed each request once.
-        requests = list(dict.fromkeys(query_text(query) for query, _ in pairs))
-        texts = [*requests, *(response for _, response in pairs)]
+        queries = [query_text(query) for query, _ in pairs]
+        requests = list(dict.fromkeys(queries))
         with self._lock:
-            vectors = self._embed(texts)
+            vectors = self._embed([*requests, *(response for _, response in pairs)])
         row = {text: i for i, text in enumerate(requests)}
         cosines = [
-            float(vectors[row[query_text(query)]] @ vectors[len(requests) + k])
-            for k, (query, _) in enumerate(pairs)
+            float(vectors[row[query]] @ vectors[len(requests) + k])
+            for k, query in enumerate(queries)
         ]
         if self.ceiling is None:
             return cosines
@@ -120,37 +121,23 @@ class SimilarityReward(ModelPartReward):
         import torch
 
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        out = torch.zeros((len(texts), 0))
+        vectors: list[Any] = [None] * len(texts)
         device = self.model.device
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
-            ids, mask = self._padded([texts[i] for i in batch])
+            tokens = self.tokenizer(
+                [texts[i] for i in batch], truncation=True, max_length=self.max_length
+            )["input_ids"]
+            ids, mask = right_padded(tokens, self.tokenizer.pad_token_id)
+            ids, mask = ids.to(device), mask.to(device)
             with torch.inference_mode():
-                states = self.model(
-                    input_ids=ids.to(device), attention_mask=mask.to(device)
-                ).last_hidden_state.float()
+                states = self.model(input_ids=ids, attention_mask=mask).last_hidden_state.float()
             if self.pooling == "cls":
                 pooled = states[:, 0]
             else:
-                weights = mask.to(device).unsqueeze(-1).to(states.dtype)
+                weights = mask.unsqueeze(-1).to(states.dtype)
                 pooled = (states * weights).sum(1) / weights.sum(1).clamp(min=1)
             pooled = torch.nn.functional.normalize(pooled, dim=-1).cpu()
-            if out.shape[1] == 0:
-                out = torch.zeros((len(texts), pooled.shape[1]))
-            out[batch] = pooled
-        return out
-
-    def _padded(self, texts: list[str]) -> tuple[Any, Any]:
-        """Token ids cut at `max_length` and right-padded, and their attention mask (padded
-        here, so a tokenizer without a pad token works too)."""
-        import torch
-
-        rows = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
-        width = max(len(row) for row in rows)
-        pad = self.tokenizer.pad_token_id
-        ids = torch.full((len(rows), width), 0 if pad is None else pad, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, row in enumerate(rows):
-            ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-            mask[i, : len(row)] = 1
-        return ids, mask
+            for i, vector in zip(batch, pooled, strict=True):
+                vectors[i] = vector
+        return torch.stack(vectors)
