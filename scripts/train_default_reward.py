@@ -389,7 +389,6 @@ def write_head(
 def evaluate(args: argparse.Namespace) -> None:
     """Every held-out figure of the shipped default reward, scored end to end."""
     from langchain_tpo.reward_models import load_default_reward
-    from langchain_tpo.reward_models.default import default_reward_info
 
     checks = evaluation_checks(args)
     kwargs: dict[str, Any] = {"batch_size": 16} if args.backend == "transformers" else {}
@@ -413,16 +412,14 @@ def evaluate(args: argparse.Namespace) -> None:
         if close is not None:
             close()
     elapsed = time.perf_counter() - start
-    info = default_reward_info()
+    # What was loaded, not what was asked: the weights and ceiling the figures belong to.
+    weights = getattr(reward, "weights", {})
+    similarity = getattr(reward, "components", {}).get("similarity")
     measured = {
         "check": "measured with",
-        "relevance": info["relevance"]["weight"]
-        if args.relevance_weight is None
-        else args.relevance_weight,
-        "similarity": info["similarity"]["weight"]
-        if args.similarity_weight is None
-        else args.similarity_weight,
-        "similarity_ceiling": info["similarity"]["ceiling"],
+        "relevance": weights.get("relevance", 0.0),
+        "similarity": weights.get("similarity", 0.0),
+        "similarity_ceiling": getattr(similarity, "ceiling", None),
         "backend": args.backend,
     }
     title = (
