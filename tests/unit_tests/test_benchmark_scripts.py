@@ -142,3 +142,54 @@ def test_side_by_side_hides_the_runs_and_tallies_a_readers_verdicts(tmp_path: Pa
     (out / "verdicts.json").write_text(json.dumps({"1": verdicts["1"]}))
     missing = _side_by_side("tally", "--dir", str(out))
     assert missing.returncode != 0 and "no verdict for pairs ['2', '3', '4']" in missing.stderr
+
+
+def test_reader_agreement_reads_every_read_of_two_runs_and_counts_agreement(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from reader_agreement import ReadPair, agreement, read_pairs
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+
+    header = {"langchain_tpo": "results", "format": 1, "settings": {}}
+    for run in ("tpo", "base"):
+        rows = [{"id": f"q{i}", "prompt": f"Q{i}?", "response": f"{run} {i}", "score": 0.0}
+                for i in range(3)]  # fmt: skip
+        (tmp_path / f"{run}.jsonl").write_text(
+            "\n".join(json.dumps(r) for r in [header, *rows]) + "\n"
+        )
+    reads = tmp_path / "reads"
+    key = {"a": "tpo.jsonl", "b": "base.jsonl", "pairs": {
+        "1": {"id": "q0", "A": {"run": "a"}, "B": {"run": "b"}},
+        "2": {"id": "q1", "A": {"run": "b"}, "B": {"run": "a"}},
+        "3": {"id": "q2", "A": {"run": "a"}, "B": {"run": "b"}},
+    }}  # fmt: skip
+    verdicts = {
+        "1": {"better": "A", "A": "ANSWER", "B": "NON-ANSWER"},
+        "2": {"better": "A", "A": "ANSWER", "B": "ANSWER"},
+        "3": {"better": "TIE", "A": "ANSWER", "B": "ANSWER"},
+    }
+    (reads / "r1").mkdir(parents=True)
+    (reads / "r1" / "key.json").write_text(json.dumps(key))
+    (reads / "r1" / "verdicts.json").write_text(json.dumps(verdicts))
+    (reads / "not_read_yet").mkdir()  # drawn, no verdicts: skipped
+    (reads / "not_read_yet" / "key.json").write_text(json.dumps(key))
+    (reads / "reselected").mkdir()  # no runs named in its key: skipped
+    (reads / "reselected" / "key.json").write_text(json.dumps({"pairs": {}}))
+    (reads / "reselected" / "verdicts.json").write_text("{}")
+
+    pairs = read_pairs(reads, tmp_path)
+    assert [(p.a, p.b, p.better) for p in pairs] == [
+        ("tpo 0", "base 0", "A"), ("base 1", "tpo 1", "A"), ("tpo 2", "base 2", "TIE")
+    ]  # fmt: skip
+
+    # A score that always prefers the tpo run's answer: right on pair 1, wrong on pair 2.
+    def prefers_tpo(pair: ReadPair, side: str) -> float:
+        return float((pair.a if side == "a" else pair.b).startswith("tpo"))
+
+    counts = agreement(pairs, prefers_tpo)
+    assert counts == {"agrees": 1, "preferences": 2, "answer_wins": 1, "mixed": 1}
