@@ -98,6 +98,11 @@ def agreement(
     }
 
 
+def share(count: int | float, total: int | float) -> str:
+    """`count/total (ratio)`, or `-` when there is nothing to count."""
+    return f"{count}/{total} ({count / total:.2f})" if total else "-"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=["transformers", "vllm"], default="transformers")
@@ -115,7 +120,12 @@ def main() -> None:
         similarity_weight=args.similarity_weight,
     )
     texts = [(p.prompt, text) for p in pairs for text in (p.a, p.b)]
-    results = dict(zip(texts, reward.evaluate(texts), strict=True))
+    try:
+        results = dict(zip(texts, reward.evaluate(texts), strict=True))
+    finally:
+        close = getattr(reward, "close", None)
+        if callable(close):
+            close()  # a vLLM classifier's engine
 
     def part(name: str) -> Callable[[ReadPair, str], float]:
         def score(pair: ReadPair, side: str) -> float:
@@ -139,8 +149,8 @@ def main() -> None:
     for name, scorer in scorers.items():
         row = agreement(pairs, scorer)
         table[name] = row
-        agrees = f"{row['agrees']}/{row['preferences']} ({row['agrees'] / row['preferences']:.2f})"
-        wins = f"{row['answer_wins']}/{row['mixed']} ({row['answer_wins'] / row['mixed']:.2f})"
+        agrees = share(row["agrees"], row["preferences"])
+        wins = share(row["answer_wins"], row["mixed"])
         print(f"| {name:28} | {agrees:18} | {wins:19} |")
     if args.json_out:
         record = {"reads": reads, "pairs": len(pairs), "backend": args.backend, "table": table}
