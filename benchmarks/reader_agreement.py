@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from side_by_side import finals
+from side_by_side import finals, read_verdicts
 
 READS = Path(__file__).parent / "blind_read"
 ROOT = Path(__file__).parent.parent
@@ -50,18 +50,15 @@ def read_pairs(reads: Path = READS, root: Path = ROOT) -> list[ReadPair]:
     """Every pair of every read under `reads` whose key names its runs and has verdicts."""
     pairs: list[ReadPair] = []
     for directory in sorted(p for p in reads.iterdir() if p.is_dir()):
-        key_file, verdict_file = directory / "key.json", directory / "verdicts.json"
-        if not (key_file.is_file() and verdict_file.is_file()):
+        if not ((directory / "key.json").is_file() and (directory / "verdicts.json").is_file()):
             continue
-        key = json.loads(key_file.read_text(encoding="utf-8"))
-        if not (key.get("a") and key.get("b")):
+        named = json.loads((directory / "key.json").read_text(encoding="utf-8"))
+        if not (named.get("a") and named.get("b")):
             continue  # a read of reselected answers, not of two runs' finals
-        verdicts = json.loads(verdict_file.read_text(encoding="utf-8"))
+        key, verdicts = read_verdicts(directory)
         runs = {side: finals(root / key[side]) for side in ("a", "b")}
         for number, pair in sorted(key["pairs"].items(), key=lambda item: int(item[0])):
-            verdict = verdicts.get(number)
-            if verdict is None:
-                continue
+            verdict = verdicts[number]
             a = runs[pair["A"]["run"]][pair["id"]]
             b = runs[pair["B"]["run"]][pair["id"]]
             pairs.append(

@@ -73,26 +73,38 @@ def draw(args: argparse.Namespace) -> None:
     print(f"wrote {len(chosen)} pairs to {args.out}/pairs.md (key in key.json)")
 
 
-def tally(args: argparse.Namespace) -> dict[str, Any]:
-    """Count the reader's verdicts by run; print and return them."""
-    key = json.loads((args.dir / "key.json").read_text(encoding="utf-8"))
-    verdicts = json.loads((args.dir / "verdicts.json").read_text(encoding="utf-8"))
+def read_verdicts(directory: Path) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
+    """A read's key and its reader's verdicts: every pair judged, `better`, `A` and `B` in
+    capitals."""
+    key = json.loads((directory / "key.json").read_text(encoding="utf-8"))
+    verdicts = json.loads((directory / "verdicts.json").read_text(encoding="utf-8"))
     missing = sorted(set(key["pairs"]) - set(verdicts), key=int)
     if missing:
         msg = f"verdicts.json has no verdict for pairs {missing}"
         raise SystemExit(msg)
-    preferred: Counter[str] = Counter()
-    non_answers: Counter[str] = Counter()
-    reward_agrees = reward_decided = 0
-    for number, pair in key["pairs"].items():
+    checked = {}
+    for number in key["pairs"]:
         verdict = verdicts[number]
         better = str(verdict["better"]).upper()
         if better not in ("A", "B", "TIE"):
             msg = f"pair {number}: 'better' must be A, B or TIE, not {verdict['better']!r}"
             raise SystemExit(msg)
+        checked[number] = {"better": better, **{side: str(verdict[side]).upper() for side in "AB"}}
+    return key, checked
+
+
+def tally(args: argparse.Namespace) -> dict[str, Any]:
+    """Count the reader's verdicts by run; print and return them."""
+    key, verdicts = read_verdicts(args.dir)
+    preferred: Counter[str] = Counter()
+    non_answers: Counter[str] = Counter()
+    reward_agrees = reward_decided = 0
+    for number, pair in key["pairs"].items():
+        verdict = verdicts[number]
+        better = verdict["better"]
         preferred[pair[better]["run"] if better != "TIE" else "tie"] += 1
         for side in "AB":
-            if str(verdict[side]).upper() == "NON-ANSWER":
+            if verdict[side] == "NON-ANSWER":
                 non_answers[pair[side]["run"]] += 1
         if better != "TIE" and pair["A"]["score"] != pair["B"]["score"]:
             reward_decided += 1
