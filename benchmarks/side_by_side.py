@@ -25,14 +25,15 @@ from typing import Any
 
 from langchain_tpo.evaluation.results import iter_results
 
+ANSWER_LABELS = """ANSWER (it answers the message, however roughly) or NON-ANSWER (it does not:
+stalling, platitudes, comfort or advice unrelated to the question, deflecting to someone else,
+restating the question, disclaimers about being an AI, refusing a harmless request, asking
+back instead of answering, talk about an answer instead of one)"""
 INSTRUCTIONS = """# {count} prompts, two answers each
 
 For each prompt, two assistant answers (A and B) in random order. Read them as the person who
 asked would. For each prompt write which answer is better for that person (A, B or TIE), and
-label each answer ANSWER (it answers the message, however roughly) or NON-ANSWER (it does not:
-stalling, platitudes, comfort or advice unrelated to the question, deflecting to someone else,
-restating the question, disclaimers about being an AI, refusing a harmless request, asking
-back instead of answering, talk about an answer instead of one).
+label each answer {labels}.
 
 Write the verdicts as JSON:
 {{"1": {{"better": "A", "A": "ANSWER", "B": "NON-ANSWER", "why": "one sentence"}}, ...}}
@@ -54,7 +55,7 @@ def draw(args: argparse.Namespace) -> None:
     shared = [pid for pid in a if pid in b]
     rng = random.Random(args.seed)
     chosen = sorted(rng.sample(shared, min(args.count, len(shared))), key=shared.index)
-    key, lines = {}, [INSTRUCTIONS.format(count=len(chosen))]
+    key, lines = {}, [INSTRUCTIONS.format(count=len(chosen), labels=ANSWER_LABELS)]
     for number, pid in enumerate(chosen, start=1):
         sides = [("a", a[pid]), ("b", b[pid])]
         rng.shuffle(sides)

@@ -193,3 +193,72 @@ def test_reader_agreement_reads_every_read_of_two_runs_and_counts_agreement(
 
     counts = agreement(pairs, prefers_tpo)
     assert counts == {"agrees": 1, "preferences": 2, "answer_wins": 1, "mixed": 1}
+
+
+def _pool_read(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "benchmarks/pool_read.py", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_pool_read_hides_scores_and_tells_the_rewards_misses_from_the_policys(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    def candidate(text: str, score: float, relevance: float) -> dict[str, object]:
+        return {"text": text, "score": score, "components": {"relevance": relevance}}
+
+    header = {"langchain_tpo": "results", "format": 1, "settings": {"mode": "tpo"}}
+    rows = [
+        # q0: the reward returned a non-answer although the pool held an answer.
+        {"id": "q0", "prompt": "Q0?", "response": "drift 0", "score": 2.0, "candidates": [
+            candidate("drift 0", 2.0, 1.0), candidate("answer 0", 1.0, 3.0),
+            candidate("answer 0", 1.0, 3.0), candidate("", 0.0, 0.0)]},
+        # q1: no answer in the pool at all.
+        {"id": "q1", "prompt": "Q1?", "response": "stall 1", "score": 1.0, "candidates": [
+            candidate("stall 1", 1.0, 1.0), candidate("drift 1", 0.5, 1.0)]},
+        # q2: the reward found the answer.
+        {"id": "q2", "prompt": "Q2?", "response": "answer 2", "score": 3.0, "candidates": [
+            candidate("answer 2", 3.0, 0.0), candidate("stall 2", 0.0, 1.0)]},
+        {"id": "q3", "prompt": "Q3?", "response": "no pool", "score": 0.0},  # a base row
+    ]  # fmt: skip
+    run = tmp_path / "tpo.jsonl"
+    run.write_text("\n".join(json.dumps(r) for r in [header, *rows]) + "\n")
+    out = tmp_path / "read"
+    drawn = _pool_read("draw", "--run", str(run), "--parts", "2", "--seed", "1", "--out", str(out))
+    assert drawn.returncode == 0, drawn.stderr
+    assert "3 prompts, 6 distinct candidates" in drawn.stdout  # duplicates and empties dropped
+    shown = (out / "part-1.md").read_text() + (out / "part-2.md").read_text()
+    assert "score" not in shown and "relevance" not in shown and "tpo.jsonl" not in shown
+    assert shown.count("## Prompt") == 3 and "Q3?" not in shown
+    key = json.loads((out / "key.json").read_text())["prompts"]
+    assert [key[n]["part"] for n in ("1", "2", "3")] == [1, 1, 2]
+
+    # The reader labels by the text, which the test reads back through the shown order.
+    texts: dict[str, dict[str, str]] = {}
+    for block in shown.split("## Prompt ")[1:]:
+        number = block.split("\n", 1)[0].strip()
+        answers = block.split("**Answer ")[1:]
+        texts[number] = {a.split(":", 1)[0]: a.split("```\n", 1)[1].split("\n```")[0]
+                         for a in answers}  # fmt: skip
+    labels = {n: {i: "answer" if t.startswith("answer") else "NON-ANSWER" for i, t in given.items()}
+              for n, given in texts.items()}  # fmt: skip
+    (out / "labels-1.json").write_text(json.dumps({n: labels[n] for n in ("1", "2")}))
+    incomplete = _pool_read("tally", "--dir", str(out))
+    assert incomplete.returncode != 0 and "prompt 3: no label for answers" in incomplete.stderr
+    (out / "labels-2.json").write_text(json.dumps({"3": labels["3"]}))
+    tallied = _pool_read("tally", "--dir", str(out), "--json-out", str(tmp_path / "t.json"))
+    assert tallied.returncode == 0, tallied.stderr
+    summary = json.loads((tmp_path / "t.json").read_text())
+    assert summary["prompts_with_an_answer_in_pool"] == 2
+    assert summary["finals_answer"] == 1
+    assert summary["finals_non_answer_with_an_answer_in_pool"] == ["q0"]
+    # total: answer 0 < drift 0 (loss), answer 2 > stall 2 (win); relevance wins both.
+    assert summary["within_pool"]["total"] == {"answer_above_non_answer": 1.0, "pairs": 2}
+    assert summary["within_pool"]["relevance"] == {"answer_above_non_answer": 1.0, "pairs": 2}
+    assert summary["within_pool"]["length"]["pairs"] == 2
