@@ -15,7 +15,9 @@ prompt's pool (the N samples and every rewrite), shuffled, with no score or roun
 prompts with no answer in their pool bound from below the non-answers any reward could reach
 with this policy. It then measures, inside each pool, how often the reward and each of its
 recorded parts score an ANSWER above a NON-ANSWER of the same prompt (ties count half), with
-the answer length as a baseline.
+the answer length as a baseline, and the share of answers among the texts each round wrote
+first (the N samples, then each round's rewrites): whether the update step writes answers as
+often as sampling does.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ def pools(path: Path) -> list[dict[str, Any]]:
                     "score": candidate.get("score"),
                     "components": candidate.get("components") or {},
                     "final": text == final,
+                    "round": candidate.get("iteration"),
                 }
         found.append(
             {"id": str(row["id"]), "prompt": str(row["prompt"]), "pool": list(distinct.values())}
@@ -86,7 +89,7 @@ def draw(args: argparse.Namespace) -> None:
             "id": prompt["id"],
             "part": part + 1,
             "answers": {
-                str(index): {k: c[k] for k in ("score", "components", "final")}
+                str(index): {k: c[k] for k in ("score", "components", "final", "round")}
                 | {"length": len(c["text"])}
                 for index, c in enumerate(pool, start=1)
             },
@@ -136,6 +139,13 @@ def ranking(key: dict[str, Any], labels: dict[str, dict[str, str]], name: str) -
     return wins, pairs
 
 
+def _round_name(iteration: int | None) -> str:
+    """`samples` for the first N answers (iteration -1), `rewrites k` for round k's."""
+    if iteration is None:
+        return "unknown"
+    return "samples" if iteration < 0 else f"rewrites {iteration + 1}"
+
+
 def _value(answer: dict[str, Any], name: str) -> float:
     if name == "total":
         return float(answer["score"])
@@ -158,6 +168,13 @@ def tally(args: argparse.Namespace) -> dict[str, Any]:
             finals_answer.append(number)
         elif number in with_answer:
             missed.append(prompt["id"])
+    by_round: dict[str, list[int]] = {}
+    for number, prompt in prompts.items():
+        for index, answer in prompt["answers"].items():
+            counts = by_round.setdefault(_round_name(answer.get("round")), [0, 0])
+            counts[0] += labels[number][index] == "ANSWER"
+            counts[1] += 1
+    by_round = dict(sorted(by_round.items(), key=lambda item: (item[0] != "samples", item[0])))
     names = ["total", *sorted({c for p in prompts.values() for a in p["answers"].values()
                                for c in a["components"]}), "length"]  # fmt: skip
     table = {}
@@ -172,6 +189,7 @@ def tally(args: argparse.Namespace) -> dict[str, Any]:
         "prompts_with_an_answer_in_pool": len(with_answer),
         "finals_answer": len(finals_answer),
         "finals_non_answer_with_an_answer_in_pool": missed,
+        "answers_by_round": by_round,
         "within_pool": table,
     }
     print(f"run: {key['run']}: {len(prompts)} prompts, {candidates} distinct candidates, "
@@ -181,6 +199,8 @@ def tally(args: argparse.Namespace) -> dict[str, Any]:
           f"(no reward can avoid a non-answer on the other {bare})")  # fmt: skip
     print(f"finals that are answers: {len(finals_answer)} of {len(prompts)}; non-answer "
           f"finals although the pool held an answer: {len(missed)} {missed}")  # fmt: skip
+    rounds = ", ".join(f"{name} {a}/{n} ({a / n:.2f})" for name, (a, n) in by_round.items())
+    print(f"answers among the candidates each round wrote first: {rounds}")
     print(f"\n| {'score':28} | answer above non-answer, same pool |")
     print(f"|{'-' * 30}|------------------------------------|")
     for name, row in table.items():

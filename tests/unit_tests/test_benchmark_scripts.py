@@ -211,7 +211,9 @@ def test_pool_read_hides_scores_and_tells_the_rewards_misses_from_the_policys(
     import json
 
     def candidate(text: str, score: float, relevance: float) -> dict[str, object]:
-        return {"text": text, "score": score, "components": {"relevance": relevance}}
+        iteration = -1 if text.startswith(("answer", "stall")) else 0  # drifts are rewrites
+        return {"text": text, "score": score, "components": {"relevance": relevance},
+                "iteration": iteration}  # fmt: skip
 
     header = {"langchain_tpo": "results", "format": 1, "settings": {"mode": "tpo"}}
     rows = [
@@ -262,3 +264,5 @@ def test_pool_read_hides_scores_and_tells_the_rewards_misses_from_the_policys(
     assert summary["within_pool"]["total"] == {"answer_above_non_answer": 1.0, "pairs": 2}
     assert summary["within_pool"]["relevance"] == {"answer_above_non_answer": 1.0, "pairs": 2}
     assert summary["within_pool"]["length"]["pairs"] == 2
+    assert summary["answers_by_round"] == {"samples": [2, 4], "rewrites 1": [0, 2]}
+    assert "samples 2/4 (0.50), rewrites 1 0/2 (0.00)" in tallied.stdout
