@@ -36,6 +36,13 @@ def fence_line(seed: int, texts: Iterable[str]) -> str:
 _ANY_FENCE_LINE = re.compile(
     rf"^[ \t]*=+ [{_ALPHABET}]{{{_TAG_LENGTH}}} =+[ \t]*$\n?", re.MULTILINE
 )
+# The opening of a fence line with its tag cut short or its closing run missing, as a policy
+# writes it when it starts copying one and stops (`===== a13ap1`).
+_CUT_FENCE_LINE = re.compile(
+    rf"^[ \t]*===== [{_ALPHABET}]{{1,{_TAG_LENGTH}}}[ \t]*$\n?", re.MULTILINE
+)
+# Lines of nothing but equals signs at the very end: a fence line cut before its tag.
+_TRAILING_RULES = re.compile(r"(?:\n[ \t]*={3,}[ \t]*)+\Z")
 
 
 def without_fence_lines(text: str) -> tuple[str, bool]:
@@ -43,10 +50,14 @@ def without_fence_lines(text: str) -> tuple[str, bool]:
 
     A policy copies fence lines from its prompt into critiques and suggestions, and the next
     step's rewrite copies them from there, with a tag that is no longer the prompt's own. A
-    fence line is never part of an answer, whatever tag it carries.
+    fence line is never part of an answer, whatever tag it carries, nor is the start of one
+    that generation cut short: a tag without its closing run, or a text that ends in a line of
+    equals signs.
     """
-    cleaned, count = _ANY_FENCE_LINE.subn("", text)
-    return (cleaned.strip(), True) if count else (text, False)
+    cleaned, whole = _ANY_FENCE_LINE.subn("", text)
+    cleaned, cut = _CUT_FENCE_LINE.subn("", cleaned)
+    cleaned, trailing = _TRAILING_RULES.subn("", "\n" + cleaned.rstrip())
+    return (cleaned.strip(), True) if whole or cut or trailing else (text, False)
 
 
 def tag_of(line: str) -> str:

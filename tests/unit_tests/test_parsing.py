@@ -136,11 +136,27 @@ def test_fence_lines_of_earlier_prompts_are_removed_and_counted() -> None:
     assert result.echoed_prompt
 
 
+def test_a_fence_line_cut_short_by_the_end_of_generation_is_removed() -> None:
+    # Rewrites of the committed everyday runs that began copying a fence line and stopped.
+    for output, answer in [
+        ("Adults need 7-9 hours of sleep.\n\n===== ir5d7", "Adults need 7-9 hours of sleep."),
+        ("Add oil to the water.\n===== ny\n=====", "Add oil to the water."),
+        ("Run `python --version`.\n=====", "Run `python --version`."),
+        ("Tip 15-20%.\n===== tbsy7m\nRound up for good service.",
+         "Tip 15-20%.\nRound up for good service."),
+    ]:  # fmt: skip
+        result = extract_response(output)
+        assert result.text == answer, output
+        assert result.echoed_prompt
+
+
 def test_equals_signs_in_an_answer_are_kept() -> None:
     output = "In Python, `a == b` compares.\n===== results =====\nAll tests pass."
     result = extract_response(output)
     assert result.text == output
     assert not result.echoed_prompt
+    heading = "Title\n=====\nA setext heading keeps its underline.\n\nx ==== y"
+    assert extract_response(heading).text == heading
 
 
 def test_a_long_piece_of_a_prompt_line_is_an_echo() -> None:
