@@ -28,7 +28,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from side_by_side import ANSWER_LABELS
+from side_by_side import ANSWER_LABELS, fenced_block
 
 from langchain_tpo.evaluation.results import iter_results
 
@@ -83,7 +83,7 @@ def draw(args: argparse.Namespace) -> None:
         part = (number - 1) * args.parts // len(found)
         lines = [f"## Prompt {number}", "", f"**User:** {prompt['prompt']}", ""]
         for index, candidate in enumerate(pool, start=1):
-            lines += [f"**Answer {index}:**", "", "```", candidate["text"], "```", ""]
+            lines += [f"**Answer {index}:**", "", *fenced_block(candidate["text"]), ""]
         parts[part] += lines
         key["prompts"][str(number)] = {
             "id": prompt["id"],

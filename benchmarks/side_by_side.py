@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,14 @@ label each answer {labels}.
 Write the verdicts as JSON:
 {{"1": {{"better": "A", "A": "ANSWER", "B": "NON-ANSWER", "why": "one sentence"}}, ...}}
 """
+
+
+def fenced_block(text: str) -> list[str]:
+    """`text` as a Markdown code block whose fence is longer than any run of backticks in it,
+    so an answer that holds a code block of its own can't close the reader's block."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence, text, fence]
 
 
 def finals(path: Path) -> dict[str, dict[str, Any]]:
@@ -66,7 +75,7 @@ def draw(args: argparse.Namespace) -> None:
         }
         lines += [f"## Prompt {number}", "", f"**User:** {a[pid]['prompt']}", ""]
         for label, (_, answer) in zip("AB", sides, strict=True):
-            lines += [f"**Answer {label}:**", "", "```", answer["text"].strip(), "```", ""]
+            lines += [f"**Answer {label}:**", "", *fenced_block(answer["text"].strip()), ""]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "pairs.md").write_text("\n".join(lines), encoding="utf-8")
     runs = {"a": str(args.a), "b": str(args.b), "seed": args.seed, "pairs": key}

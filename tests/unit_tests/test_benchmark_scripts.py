@@ -266,3 +266,16 @@ def test_pool_read_hides_scores_and_tells_the_rewards_misses_from_the_policys(
     assert summary["within_pool"]["length"]["pairs"] == 2
     assert summary["answers_by_round"] == {"samples": [2, 4], "rewrites 1": [0, 2]}
     assert "samples 2/4 (0.50), rewrites 1 0/2 (0.00)" in tallied.stdout
+
+
+def test_an_answer_with_its_own_code_block_stays_inside_the_readers_block() -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from side_by_side import fenced_block
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+
+    assert fenced_block("plain answer") == ["```", "plain answer", "```"]
+    answer = "Run this:\n```python\nimport sys\nprint(sys.version)\n```"
+    opening, body, closing = fenced_block(answer)
+    assert opening == closing == "````" and body == answer
