@@ -46,9 +46,10 @@ def test_a_scripted_model_can_answer_without_keeping_its_requests() -> None:
     assert len(kept.requests) == 1
 
 
-def _blind_read(*args: str) -> subprocess.CompletedProcess[str]:
+def _script(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `benchmarks/<name>.py` with `args`; the caller checks the return code."""
     return subprocess.run(
-        [sys.executable, "benchmarks/blind_read.py", *args],
+        [sys.executable, f"benchmarks/{name}.py", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -73,9 +74,8 @@ def test_blind_read_sets_a_readers_labels_against_the_rule(tmp_path: Path) -> No
             (quality / prompt_set / f"{mode}.jsonl").write_text(
                 "\n".join(json.dumps(r) for r in rows) + "\n"
             )
-    drawn = _blind_read(
-        "draw", "--count", "6", "--seed", "1", "--out", str(tmp_path), "--quality-dir", str(quality)
-    )
+    drawn = _script("blind_read", "draw", "--count", "6", "--seed", "1", "--out", str(tmp_path),
+                    "--quality-dir", str(quality))  # fmt: skip
     assert drawn.returncode == 0, drawn.stderr
     key = json.loads((tmp_path / "key.json").read_text())
     sample = (tmp_path / "sample.md").read_text()
@@ -83,24 +83,14 @@ def test_blind_read_sets_a_readers_labels_against_the_rule(tmp_path: Path) -> No
     assert all("rewrite" in item["text"] for item in key.values())  # never an initial sample
     # A reader who calls every text meta: the tally lists each one the rule does not flag.
     (tmp_path / "labels.json").write_text(json.dumps(dict.fromkeys(key, "META")))
-    tallied = _blind_read("tally", "--dir", str(tmp_path))
+    tallied = _script("blind_read", "tally", "--dir", str(tmp_path))
     assert tallied.returncode == 0, tallied.stderr
     assert "| META |" in tallied.stdout and "| 6 |" in tallied.stdout
     assert "meta texts the rule does not flag:" in tallied.stdout
     # A missing label is an error that names the item.
     (tmp_path / "labels.json").write_text(json.dumps({"1": "META"}))
-    missing = _blind_read("tally", "--dir", str(tmp_path))
+    missing = _script("blind_read", "tally", "--dir", str(tmp_path))
     assert missing.returncode != 0 and "no label for items 2" in missing.stderr
-
-
-def _side_by_side(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "benchmarks/side_by_side.py", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_side_by_side_hides_the_runs_and_tallies_a_readers_verdicts(tmp_path: Path) -> None:
@@ -118,8 +108,8 @@ def test_side_by_side_hides_the_runs_and_tallies_a_readers_verdicts(tmp_path: Pa
     base = results(tmp_path / "base.jsonl", "base", [f"base answer {i}" for i in range(5)],
                    [1.0] * 5)  # fmt: skip
     out = tmp_path / "read"
-    drawn = _side_by_side("draw", "--a", str(tpo), "--b", str(base), "--count", "4", "--seed", "3",
-                          "--out", str(out))  # fmt: skip
+    drawn = _script("side_by_side", "draw", "--a", str(tpo), "--b", str(base), "--count", "4",
+                    "--seed", "3", "--out", str(out))  # fmt: skip
     assert drawn.returncode == 0, drawn.stderr
     pairs = (out / "pairs.md").read_text()
     key = json.loads((out / "key.json").read_text())["pairs"]
@@ -134,13 +124,13 @@ def test_side_by_side_hides_the_runs_and_tallies_a_readers_verdicts(tmp_path: Pa
         verdicts[n] = {"better": a_side, a_side: "ANSWER",
                        b_side: "NON-ANSWER" if n == "1" else "ANSWER"}  # fmt: skip
     (out / "verdicts.json").write_text(json.dumps(verdicts))
-    tallied = _side_by_side("tally", "--dir", str(out))
+    tallied = _script("side_by_side", "tally", "--dir", str(out))
     assert tallied.returncode == 0, tallied.stderr
     assert "reader prefers a 4, b 0, ties 0" in tallied.stdout
     assert "non-answers: a 0, b 1" in tallied.stdout
     assert "the reward picks the reader's choice in 4 of 4" in tallied.stdout
     (out / "verdicts.json").write_text(json.dumps({"1": verdicts["1"]}))
-    missing = _side_by_side("tally", "--dir", str(out))
+    missing = _script("side_by_side", "tally", "--dir", str(out))
     assert missing.returncode != 0 and "no verdict for pairs ['2', '3', '4']" in missing.stderr
 
 
@@ -195,16 +185,6 @@ def test_reader_agreement_reads_every_read_of_two_runs_and_counts_agreement(
     assert counts == {"agrees": 1, "preferences": 2, "answer_wins": 1, "mixed": 1}
 
 
-def _pool_read(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "benchmarks/pool_read.py", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_pool_read_hides_scores_and_tells_the_rewards_misses_from_the_policys(
     tmp_path: Path,
 ) -> None:
@@ -232,7 +212,9 @@ def test_pool_read_hides_scores_and_tells_the_rewards_misses_from_the_policys(
     run = tmp_path / "tpo.jsonl"
     run.write_text("\n".join(json.dumps(r) for r in [header, *rows]) + "\n")
     out = tmp_path / "read"
-    drawn = _pool_read("draw", "--run", str(run), "--parts", "2", "--seed", "1", "--out", str(out))
+    drawn = _script(
+        "pool_read", "draw", "--run", str(run), "--parts", "2", "--seed", "1", "--out", str(out)
+    )
     assert drawn.returncode == 0, drawn.stderr
     assert "3 prompts, 6 distinct candidates" in drawn.stdout  # duplicates and empties dropped
     shown = (out / "part-1.md").read_text() + (out / "part-2.md").read_text()
@@ -251,10 +233,12 @@ def test_pool_read_hides_scores_and_tells_the_rewards_misses_from_the_policys(
     labels = {n: {i: "answer" if t.startswith("answer") else "NON-ANSWER" for i, t in given.items()}
               for n, given in texts.items()}  # fmt: skip
     (out / "labels-1.json").write_text(json.dumps({n: labels[n] for n in ("1", "2")}))
-    incomplete = _pool_read("tally", "--dir", str(out))
+    incomplete = _script("pool_read", "tally", "--dir", str(out))
     assert incomplete.returncode != 0 and "prompt 3: no label for answers" in incomplete.stderr
     (out / "labels-2.json").write_text(json.dumps({"3": labels["3"]}))
-    tallied = _pool_read("tally", "--dir", str(out), "--json-out", str(tmp_path / "t.json"))
+    tallied = _script(
+        "pool_read", "tally", "--dir", str(out), "--json-out", str(tmp_path / "t.json")
+    )
     assert tallied.returncode == 0, tallied.stderr
     summary = json.loads((tmp_path / "t.json").read_text())
     assert summary["prompts_with_an_answer_in_pool"] == 2
