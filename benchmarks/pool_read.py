@@ -168,13 +168,14 @@ def tally(args: argparse.Namespace) -> dict[str, Any]:
             finals_answer.append(number)
         elif number in with_answer:
             missed.append(prompt["id"])
-    by_round: dict[str, list[int]] = {}
+    counted: dict[int | None, list[int]] = {}
     for number, prompt in prompts.items():
         for index, answer in prompt["answers"].items():
-            counts = by_round.setdefault(_round_name(answer.get("round")), [0, 0])
+            counts = counted.setdefault(answer.get("round"), [0, 0])
             counts[0] += labels[number][index] == "ANSWER"
             counts[1] += 1
-    by_round = dict(sorted(by_round.items(), key=lambda item: (item[0] != "samples", item[0])))
+    # in round order (samples, rewrites 1, 2, ... 10), not the names' alphabetical one
+    by_round = {_round_name(i): counted[i] for i in sorted(counted, key=lambda i: (i is None, i))}
     names = ["total", *sorted({c for p in prompts.values() for a in p["answers"].values()
                                for c in a["components"]}), "length"]  # fmt: skip
     table = {}

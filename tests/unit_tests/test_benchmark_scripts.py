@@ -1,8 +1,10 @@
 """The benchmarks built on the scripted models still run and answer every query."""
 
+import importlib
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,6 +46,15 @@ def test_a_scripted_model_can_answer_without_keeping_its_requests() -> None:
     assert quiet.invoke("hi").content == kept.invoke("hi").content
     assert quiet.requests == []
     assert len(kept.requests) == 1
+
+
+def _benchmark_module(name: str) -> Any:
+    """Import `benchmarks/<name>.py` (the scripts import each other as top-level modules)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
 
 
 def _script(name: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -139,11 +150,7 @@ def test_reader_agreement_reads_every_read_of_two_runs_and_counts_agreement(
 ) -> None:
     import json
 
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        from reader_agreement import ReadPair, agreement, read_pairs
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
+    reader_agreement = _benchmark_module("reader_agreement")
 
     header = {"langchain_tpo": "results", "format": 1, "settings": {}}
     for run in ("tpo", "base"):
@@ -172,16 +179,16 @@ def test_reader_agreement_reads_every_read_of_two_runs_and_counts_agreement(
     (reads / "reselected" / "key.json").write_text(json.dumps({"pairs": {}}))
     (reads / "reselected" / "verdicts.json").write_text("{}")
 
-    pairs = read_pairs(reads, tmp_path)
+    pairs = reader_agreement.read_pairs(reads, tmp_path)
     assert [(p.a, p.b, p.better) for p in pairs] == [
         ("tpo 0", "base 0", "A"), ("base 1", "tpo 1", "A"), ("tpo 2", "base 2", "TIE")
     ]  # fmt: skip
 
     # A score that always prefers the tpo run's answer: right on pair 1, wrong on pair 2.
-    def prefers_tpo(pair: ReadPair, side: str) -> float:
+    def prefers_tpo(pair: reader_agreement.ReadPair, side: str) -> float:
         return float((pair.a if side == "a" else pair.b).startswith("tpo"))
 
-    counts = agreement(pairs, prefers_tpo)
+    counts = reader_agreement.agreement(pairs, prefers_tpo)
     assert counts == {"agrees": 1, "preferences": 2, "answer_wins": 1, "mixed": 1}
 
 
@@ -253,11 +260,7 @@ def test_pool_read_hides_scores_and_tells_the_rewards_misses_from_the_policys(
 
 
 def test_an_answer_with_its_own_code_block_stays_inside_the_readers_block() -> None:
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        from side_by_side import fenced_block
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
+    fenced_block = _benchmark_module("side_by_side").fenced_block
 
     assert fenced_block("plain answer") == ["```", "plain answer", "```"]
     answer = "Run this:\n```python\nimport sys\nprint(sys.version)\n```"
